@@ -1,0 +1,205 @@
+"""The command line. Errors become messages and exit codes here, and only here.
+
+Exit codes: 0 all well; 1 a feed failed or an alert is still undelivered
+(one line each says which and why); 2 the config or the usage is wrong.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sys
+from contextlib import asynccontextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import AsyncIterator
+
+import click
+
+from monitor import config as config_module
+from monitor.config import Settings
+from monitor.errors import ConfigError, MonitorError, StoreError
+
+EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _config_option(func):
+    return click.option(
+        "--config", "-c", "config_path",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=None,
+        help="Config file. Default: $MONITOR_CONFIG, else ./config.toml.",
+    )(func)
+
+
+def _verbosity_option(func):
+    func = click.option("--verbose", "-v", count=True, help="More log output (-v info, -vv debug).")(func)
+    return click.option("--quiet", "-q", is_flag=True, help="Only errors on stderr.")(func)
+
+
+def _load(config_path: Path | None) -> Settings:
+    path = config_path or config_module.default_config_path()
+    try:
+        return config_module.load(path)
+    except ConfigError as exc:
+        _fail(EXIT_CONFIG, f"config error in {exc}" if len(exc.problems) == 1 else
+              f"{len(exc.problems)} config errors:\n{exc}")
+
+
+def _fail(code: int, message: str) -> None:
+    click.echo(f"monitor: {message}", err=True)
+    raise SystemExit(code)
+
+
+def _log_level(verbose: int, quiet: bool, default: int) -> int:
+    if quiet:
+        return logging.ERROR
+    return {0: default, 1: logging.INFO}.get(verbose, logging.DEBUG)
+
+
+@asynccontextmanager
+async def _runtime(settings: Settings) -> AsyncIterator["Pipeline"]:
+    """Open the store and the HTTP client, and build the pipeline around them."""
+    from monitor.extract import LanguageDetector
+    from monitor.fetch import HttpClient, Limits
+    from monitor.notify import Notifier
+    from monitor.pipeline import Pipeline
+    from monitor.store import Store
+
+    try:
+        store = Store(settings.database)
+    except StoreError as exc:
+        _fail(EXIT_CONFIG, f"{settings.path}: monitor.database: {exc}")
+    try:
+        store.sync_feeds(settings.feeds)
+        limits = Limits(timeout=settings.timeout.total_seconds())
+        async with HttpClient(user_agent=settings.user_agent, private_networks=settings.private_networks,
+                              limits=limits) as client:
+            detector = await asyncio.to_thread(LanguageDetector)
+            yield Pipeline(settings, store, client, Notifier(settings.targets, sys.stdout), detector)
+    finally:
+        store.close()
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="monitor", prog_name="monitor")
+def cli() -> None:
+    """monitor: multilingual news monitoring and alerting.
+
+    It polls news feeds, reads every new article, matches it against your
+    keyword and language rules, and alerts you once per relevant article.
+    """
+
+
+@cli.command()
+@_config_option
+@_verbosity_option
+def check(config_path: Path | None, verbose: int, quiet: bool) -> None:
+    """Poll every feed once, deliver pending alerts, exit.
+
+    Exit 0 when every feed was fetched and every alert delivered, 1 when a feed
+    failed or an alert is still undelivered, 2 when the config is wrong.
+    """
+    from monitor.logs import configure
+
+    configure(_log_level(verbose, quiet, logging.WARNING))
+    settings = _load(config_path)
+
+    async def one_pass():
+        async with _runtime(settings) as pipeline:
+            report = await pipeline.check(utcnow)
+            labels = {d.id: pipeline.notifier.label(d.target) for d in report.undelivered}
+            return report, labels
+
+    report, labels = asyncio.run(one_pass())
+    problems = [f'feed "{f.feed}" failed: {f.error}' for f in report.feeds if not f.ok]
+    problems += [
+        f'alert {d.id} for channel "{d.channel}" not delivered to {labels[d.id]}'
+        f" (attempt {d.attempts}): {d.last_error or 'not sent yet'}"
+        for d in report.undelivered
+    ]
+    for line in problems:
+        click.echo(f"monitor: {line}", err=True)
+    if not quiet:
+        fetched = sum(f.status not in ("304", "error") for f in report.feeds)
+        unchanged = sum(f.status == "304" for f in report.feeds)
+        click.echo(
+            f"monitor: {len(report.feeds)} feeds: {fetched} fetched, {unchanged} not modified, "
+            f"{len(report.feeds) - fetched - unchanged} failed; "
+            f"{sum(f.new for f in report.feeds)} new entries, {sum(f.alerts for f in report.feeds)} alerted; "
+            f"{report.delivery.sent} alerts delivered, {len(report.undelivered)} undelivered",
+            err=True,
+        )
+    raise SystemExit(EXIT_FAILED if problems else EXIT_OK)
+
+
+@cli.command()
+@_config_option
+@_verbosity_option
+def run(config_path: Path | None, verbose: int, quiet: bool) -> None:
+    """Poll every feed on its own interval until SIGTERM or SIGINT."""
+    from monitor.daemon import Daemon
+    from monitor.logs import configure
+
+    configure(_log_level(verbose, quiet, logging.INFO))
+    settings = _load(config_path)
+
+    async def forever():
+        async with _runtime(settings) as pipeline:
+            await Daemon(pipeline, utcnow).run()
+
+    asyncio.run(forever())
+
+
+@cli.command()
+@_config_option
+def validate(config_path: Path | None) -> None:
+    """Check the config and print what it sets up (secrets masked)."""
+    settings = _load(config_path)
+    click.echo(f"{settings.path}: OK")
+    click.echo(f"database: {settings.database}")
+    click.echo(
+        f"defaults: interval {_duration(settings.interval)}, max_age {_duration(settings.max_age)}, "
+        f"timeout {_duration(settings.timeout)}, private_networks {str(settings.private_networks).lower()}"
+    )
+    click.echo(f"\nfeeds ({len(settings.feeds)}):")
+    width = max((len(f.name) for f in settings.feeds), default=0)
+    for feed in settings.feeds:
+        click.echo(f"  {feed.name:<{width}}  every {_duration(feed.interval):<4} {feed.language or '--'}  {feed.url}")
+    click.echo(f"\nrules ({len(settings.rules)}):")
+    for rule in settings.rules:
+        parts = [f"{key}: {len(terms)} terms" for key, terms in (("any", rule.any), ("all", rule.all), ("none", rule.none)) if terms]
+        languages = ", ".join(rule.languages) or "all"
+        channels = ", ".join(rule.channels) or "stdout"
+        click.echo(f"  {rule.name}: {'; '.join(parts)}; languages: {languages}; channels: {channels}")
+    click.echo(f"\nchannels ({len(settings.channels)}):")
+    if not settings.targets:
+        click.echo("  none: alerts are printed to standard output")
+    for target in settings.targets:
+        click.echo(f"  {target.channel}: {target.label}")
+
+
+def _duration(delta) -> str:
+    seconds = int(delta.total_seconds())
+    for unit, size in (("w", 604800), ("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def main() -> None:
+    try:
+        cli.main(prog_name="monitor")
+    except MonitorError as exc:
+        click.echo(f"monitor: {exc}", err=True)
+        sys.exit(EXIT_FAILED)
+    except Exception as exc:  # a bug: say so in one line; the traceback only when asked
+        if os.environ.get("MONITOR_DEBUG"):
+            raise
+        click.echo(f"monitor: internal error: {type(exc).__name__}: {exc} (set MONITOR_DEBUG=1 for details)", err=True)
+        sys.exit(EXIT_FAILED)

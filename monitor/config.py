@@ -1,0 +1,323 @@
+"""TOML -> frozen, validated settings.
+
+Everything is checked at load time and every fault is reported at once, each
+naming the file and the key (``feeds[2] "tweakers".interval: bad duration``).
+Channel URLs are checked by apprise itself, so a URL that loads here is one
+apprise can send to. The loaded settings hold secrets only in
+``ChannelTarget.url``, which is left out of every repr.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+
+from monitor.errors import ConfigError
+
+DEFAULT_USER_AGENT = "monitor/0.1 (news monitoring; +https://github.com/monitor-news/monitor)"
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_DURATION = re.compile(r"(\d+)\s*([smhdw])")
+_LANGUAGE = re.compile(r"[a-z]{2}")
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def parse_duration(value: Any) -> timedelta:
+    """'30s', '10m', '2h', '1d', '1w' or combinations ('1h30m'); a bare integer is seconds."""
+    if isinstance(value, bool):
+        raise ValueError(f"bad duration {value!r}: use a number and a unit, e.g. 30s, 10m, 2h, 1d")
+    if isinstance(value, int):
+        seconds = value
+    elif isinstance(value, str) and value.strip():
+        text = value.strip().lower().replace(" ", "")
+        parts = _DURATION.findall(text)
+        if not parts or "".join(n + u for n, u in parts) != text:
+            raise ValueError(f"bad duration {value!r}: use a number and a unit, e.g. 30s, 10m, 2h, 1d")
+        seconds = sum(int(n) * _UNITS[u] for n, u in parts)
+    else:
+        raise ValueError(f"bad duration {value!r}: use a number and a unit, e.g. 30s, 10m, 2h, 1d")
+    if seconds <= 0:
+        raise ValueError(f"bad duration {value!r}: must be longer than zero")
+    return timedelta(seconds=seconds)
+
+
+def _language(value: Any) -> Any:
+    if isinstance(value, str) and not _LANGUAGE.fullmatch(value):
+        bare = value.split("-")[0].split("_")[0].lower()
+        hint = f" (write {bare!r})" if _LANGUAGE.fullmatch(bare) else ""
+        raise ValueError(f"bad language {value!r}: use a bare ISO 639-1 code such as 'en' or 'nl'{hint}")
+    return value
+
+
+def _http_url(value: Any) -> Any:
+    if isinstance(value, str) and not re.match(r"https?://[^/\s]+", value):
+        raise ValueError(f"bad URL {value!r}: must start with http:// or https:// and name a host")
+    return value
+
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+Language = Annotated[str, BeforeValidator(_language)]
+HttpUrl = Annotated[str, BeforeValidator(_http_url)]
+Name = Annotated[str, Field(min_length=1)]
+Term = Annotated[str, Field(min_length=1)]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class _Monitor(_Section):
+    database: str = "monitor.db"
+    interval: Duration = timedelta(minutes=10)
+    max_age: Duration = timedelta(days=2)
+    private_networks: bool = False
+    timeout: Duration = timedelta(seconds=30)
+    user_agent: Name = DEFAULT_USER_AGENT
+
+
+class _Feed(_Section):
+    name: Name
+    url: HttpUrl
+    interval: Duration | None = None
+    language: Language | None = None
+
+
+class _Rule(_Section):
+    name: Name
+    any: list[Term] = []
+    all: list[Term] = []
+    none: list[Term] = []
+    languages: list[Language] = []
+    channels: list[Name] | None = None
+
+
+class _File(_Section):
+    monitor: _Monitor = _Monitor()
+    feeds: list[_Feed] = []
+    rules: list[_Rule] = []
+    channels: dict[str, Any] = {}   # each value is checked by _channel_targets
+
+
+@dataclass(frozen=True)
+class FeedConfig:
+    name: str
+    url: str
+    interval: timedelta
+    language: str | None = None
+
+
+@dataclass(frozen=True)
+class RuleConfig:
+    name: str
+    any: tuple[str, ...] = ()
+    all: tuple[str, ...] = ()
+    none: tuple[str, ...] = ()
+    languages: tuple[str, ...] = ()
+    channels: tuple[str, ...] = ()   # resolved: never empty when channels exist
+
+
+@dataclass(frozen=True)
+class ChannelTarget:
+    """One apprise URL. ``key`` names it in the database; ``label`` is the masked URL."""
+
+    channel: str
+    key: str
+    label: str
+    url: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class Settings:
+    path: Path
+    database: Path
+    interval: timedelta
+    max_age: timedelta
+    private_networks: bool
+    timeout: timedelta
+    user_agent: str
+    feeds: tuple[FeedConfig, ...]
+    rules: tuple[RuleConfig, ...]
+    targets: tuple[ChannelTarget, ...]   # empty: alerts go to standard output
+
+    @property
+    def channels(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(t.channel for t in self.targets))
+
+
+def default_config_path(environ: dict[str, str] | None = None) -> Path:
+    environ = os.environ if environ is None else environ
+    return Path(environ.get("MONITOR_CONFIG") or "config.toml")
+
+
+def load(path: Path | str, environ: dict[str, str] | None = None) -> Settings:
+    """Read and validate the config file; raise ConfigError listing every fault."""
+    path = Path(path)
+    environ = dict(os.environ if environ is None else environ)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(str(path), ["file not found"]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(str(path), [f"cannot read: {exc}"]) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(str(path), [f"not valid TOML: {exc}"]) from None
+
+    problems: list[str] = []
+    parsed: _File | None = None
+    try:
+        parsed = _File.model_validate(raw)
+    except ValidationError as exc:
+        problems.extend(_describe(error, raw) for error in exc.errors())
+    problems.extend(_cross_checks(raw))
+    targets, target_problems = _channel_targets(raw.get("channels"), environ)
+    problems.extend(target_problems)
+    if problems or parsed is None:
+        raise ConfigError(str(path), sorted(dict.fromkeys(problems), key=_key_order))
+
+    return _settings(path, parsed, targets)
+
+
+def _settings(path: Path, parsed: _File, targets: list[ChannelTarget]) -> Settings:
+    m = parsed.monitor
+    channel_names = tuple(dict.fromkeys(t.channel for t in targets))
+    database = Path(m.database).expanduser()
+    if not database.is_absolute():
+        database = path.resolve().parent / database
+    return Settings(
+        path=path,
+        database=database,
+        interval=m.interval,
+        max_age=m.max_age,
+        private_networks=m.private_networks,
+        timeout=m.timeout,
+        user_agent=m.user_agent,
+        feeds=tuple(
+            FeedConfig(f.name, f.url, f.interval or m.interval, f.language) for f in parsed.feeds
+        ),
+        rules=tuple(
+            RuleConfig(
+                name=r.name,
+                any=tuple(r.any),
+                all=tuple(r.all),
+                none=tuple(r.none),
+                languages=tuple(r.languages),
+                channels=tuple(r.channels) if r.channels else channel_names,
+            )
+            for r in parsed.rules
+        ),
+        targets=tuple(targets),
+    )
+
+
+def _where(loc: tuple, raw: dict) -> str:
+    """('feeds', 2, 'interval') -> 'feeds[2] "tweakers".interval'."""
+    out = ""
+    node: Any = raw
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+            node = node[part] if isinstance(node, list) and part < len(node) else None
+            if isinstance(node, dict) and isinstance(node.get("name"), str):
+                out += f' "{node["name"]}"'
+        else:
+            out += ("." if out else "") + str(part)
+            node = node.get(part) if isinstance(node, dict) else None
+    return out or "(top level)"
+
+
+def _describe(error: dict, raw: dict) -> str:
+    loc = tuple(error["loc"])
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        return f"{_where(loc, raw)}: unknown key"
+    if kind == "missing":
+        return f"{_where(loc, raw)}: missing required key"
+    message = error["msg"].removeprefix("Value error, ")
+    if kind == "string_too_short":
+        message = "must not be empty"
+    if kind in ("string_type", "list_type", "bool_type", "dict_type", "model_type"):
+        message = f"{message.lower()}, got {type(error.get('input')).__name__} {error.get('input')!r}"
+    return f"{_where(loc, raw)}: {message}"
+
+
+def _key_order(problem: str) -> tuple:
+    return tuple(int(p) if p.isdigit() else p for p in re.split(r"\[(\d+)\]", problem))
+
+
+def _cross_checks(raw: dict) -> list[str]:
+    """Checks that span entries: duplicate names, unknown channels, empty rules."""
+    problems: list[str] = []
+    for section in ("feeds", "rules"):
+        items = raw.get(section)
+        if not isinstance(items, list):
+            continue
+        seen: dict[str, int] = {}
+        for i, item in enumerate(items):
+            name = item.get("name") if isinstance(item, dict) else None
+            if not isinstance(name, str):
+                continue
+            if name in seen:
+                problems.append(
+                    f'{section}[{i}] "{name}".name: duplicate name, already used by {section}[{seen[name]}]'
+                )
+            else:
+                seen[name] = i
+    channels = raw.get("channels") if isinstance(raw.get("channels"), dict) else {}
+    rules = raw.get("rules") if isinstance(raw.get("rules"), list) else []
+    for i, rule in enumerate(rules):
+        if not isinstance(rule, dict):
+            continue
+        where = _where(("rules", i), raw)
+        if not rule.get("any") and not rule.get("all"):
+            problems.append(f"{where}: a rule needs at least one term in 'any' or 'all'")
+        named = rule.get("channels")
+        if isinstance(named, list):
+            for name in named:
+                if isinstance(name, str) and name not in channels:
+                    known = ", ".join(sorted(channels)) or "none are configured"
+                    problems.append(f"{where}.channels: unknown channel {name!r} (known: {known})")
+    return problems
+
+
+def _channel_targets(channels: Any, environ: dict[str, str]) -> tuple[list[ChannelTarget], list[str]]:
+    """Expand ${VARS} and let apprise judge every URL; never echo a URL back in a message."""
+    if not isinstance(channels, dict) or not channels:
+        return [], []
+    import apprise  # imported here: it costs ~0.4 s and only channel checks need it
+
+    targets: list[ChannelTarget] = []
+    problems: list[str] = []
+    for name, value in channels.items():
+        urls = [value] if isinstance(value, str) else value
+        if not isinstance(urls, list):
+            problems.append(f"channels.{name}: must be an apprise URL or a list of them")
+            continue
+        if not urls:
+            problems.append(f"channels.{name}: needs at least one apprise URL")
+        for i, url in enumerate(urls):
+            key = f"channels.{name}" + (f"[{i}]" if not isinstance(value, str) else "")
+            if not isinstance(url, str):
+                problems.append(f"{key}: must be an apprise URL (a string)")
+                continue
+            missing = [var for var in _ENV_REF.findall(url) if var not in environ]
+            if missing:
+                problems.append(f"{key}: environment variable {missing[0]} is not set")
+                continue
+            expanded = _ENV_REF.sub(lambda m: environ[m.group(1)], url).strip()
+            instance = apprise.Apprise.instantiate(expanded, suppress_exceptions=True)
+            if not instance:
+                scheme = expanded.split("://", 1)[0] if "://" in expanded else ""
+                detail = f"scheme {scheme!r}" if scheme else "no scheme"
+                problems.append(f"{key}: apprise does not accept this URL ({detail})")
+                continue
+            targets.append(
+                ChannelTarget(channel=name, key=f"{name}#{i}", label=instance.url(privacy=True), url=expanded)
+            )
+    return targets, problems

@@ -1,0 +1,102 @@
+"""``monitor run``: APScheduler as the clock, the store as the schedule.
+
+Every tick the daemon asks the store which feeds are due, claims each one
+(so a ``monitor check`` or a second daemon on the same file does not poll it
+at the same moment) and polls it as a task of its own. Each feed has its own
+interval. Pending alerts are sent by one delivery task at a time.
+
+SIGTERM or SIGINT stops the ticks, lets the alert being sent finish, and
+cancels feed polls. Every write is one transaction, so a cancelled poll
+leaves nothing half-written: its unprocessed entries are new again next time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from datetime import datetime, timezone
+from typing import Callable
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from monitor.logs import kv
+from monitor.pipeline import Pipeline
+
+log = logging.getLogger("monitor.daemon")
+
+
+class Daemon:
+    def __init__(self, pipeline: Pipeline, clock: Callable[[], datetime], *, tick: float = 1.0, grace: float = 10.0):
+        self.pipeline = pipeline
+        self.clock = clock
+        self.tick = tick
+        self.grace = grace
+        self._feeds = {feed.name: feed for feed in pipeline.settings.feeds}
+        self._polls: dict[str, asyncio.Task] = {}
+        self._delivery: asyncio.Task | None = None
+        self._stopping = False
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        scheduler = AsyncIOScheduler(event_loop=loop, timezone=timezone.utc)
+        scheduler.add_job(
+            self._tick, IntervalTrigger(seconds=self.tick), id="tick",
+            next_run_time=datetime.now(timezone.utc), max_instances=1, coalesce=True, misfire_grace_time=None,
+        )
+        scheduler.start()
+        log.info(kv("daemon_started", feeds=len(self._feeds), rules=len(self.pipeline.settings.rules)))
+        try:
+            await stop.wait()
+        finally:
+            log.info(kv("daemon_stopping"))
+            scheduler.shutdown(wait=False)
+            await self._drain()
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.remove_signal_handler(sig)
+        log.info(kv("daemon_stopped"))
+
+    async def _tick(self) -> None:
+        if self._stopping:
+            return
+        now = self.clock()
+        store = self.pipeline.store
+        for name in store.due_feeds(now):
+            feed = self._feeds.get(name)
+            if feed is None or name in self._polls:
+                continue
+            if store.claim_feed(name, now, now + feed.interval):
+                task = asyncio.create_task(self.pipeline.poll(feed, now), name=f"poll:{name}")
+                self._polls[name] = task
+                task.add_done_callback(lambda t, name=name: self._finished(name, t))
+        if self._delivery is None or self._delivery.done():
+            self._delivery = asyncio.create_task(
+                self.pipeline.deliver(self.clock, stop=lambda: self._stopping), name="deliver"
+            )
+            self._delivery.add_done_callback(lambda t: self._finished(None, t))
+
+    def _finished(self, name: str | None, task: asyncio.Task) -> None:
+        if name is not None:
+            self._polls.pop(name, None)
+        if not task.cancelled() and task.exception() is not None:
+            exc = task.exception()
+            log.error(kv("task_failed", task=task.get_name(), error=repr(exc)), exc_info=exc)
+
+    async def _drain(self) -> None:
+        """Stop taking work: cancel polls, let the alert in flight finish within the grace period."""
+        self._stopping = True
+        polls = list(self._polls.values())
+        for task in polls:
+            task.cancel()
+        pending = polls + ([self._delivery] if self._delivery and not self._delivery.done() else [])
+        if not pending:
+            return
+        done, late = await asyncio.wait(pending, timeout=self.grace)
+        for task in late:
+            task.cancel()
+        if late:
+            await asyncio.wait(late, timeout=1.0)

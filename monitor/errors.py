@@ -1,0 +1,81 @@
+"""The error tree. Every error monitor raises on purpose is a MonitorError.
+
+    MonitorError
+    ├── ConfigError            the config file is missing, unreadable or invalid
+    ├── FetchError             an HTTP request did not give us a usable body
+    │   ├── BlockedAddress     the address policy refused the URL (scheme, private address)
+    │   ├── HTTPStatusError    the server answered with a status we do not accept
+    │   ├── ResponseTooLarge   the body went over the size cap
+    │   ├── FetchTimeout       the request went over its total deadline
+    │   ├── TooManyRedirects   the redirect chain was too long
+    │   └── ConnectionFailed   DNS, TCP, TLS or a broken transfer
+    ├── FeedError              a body that should be a feed is not one
+    └── StoreError             the database cannot be opened or used
+
+Third-party exceptions (aiohttp, sqlite3, feedparser, tomllib) are translated
+into this tree at the one module that talks to each library; the CLI turns
+the tree into messages and exit codes. Messages never contain secrets.
+"""
+
+from __future__ import annotations
+
+
+class MonitorError(Exception):
+    """Base of every error monitor raises on purpose."""
+
+
+class ConfigError(MonitorError):
+    """The config is invalid. ``problems`` lists every fault found, each naming its key."""
+
+    def __init__(self, path: str, problems: list[str]):
+        self.path = path
+        self.problems = list(problems)
+        super().__init__(self.__str__())
+
+    def __str__(self) -> str:
+        lines = [f"{self.path}: {problem}" for problem in self.problems]
+        return "\n".join(lines)
+
+
+class FetchError(MonitorError):
+    """An HTTP request failed. ``url`` is the URL that was asked for."""
+
+    def __init__(self, url: str, reason: str):
+        self.url = url
+        self.reason = reason
+        super().__init__(f"{reason} ({url})")
+
+
+class BlockedAddress(FetchError):
+    """The address policy refused the URL or one of its redirects."""
+
+
+class HTTPStatusError(FetchError):
+    def __init__(self, url: str, status: int, reason: str = ""):
+        self.status = status
+        text = f"HTTP {status}" + (f" {reason}" if reason else "")
+        super().__init__(url, text)
+
+
+class ResponseTooLarge(FetchError):
+    pass
+
+
+class FetchTimeout(FetchError):
+    pass
+
+
+class TooManyRedirects(FetchError):
+    pass
+
+
+class ConnectionFailed(FetchError):
+    pass
+
+
+class FeedError(MonitorError):
+    """The body is not an RSS, Atom or RDF feed."""
+
+
+class StoreError(MonitorError):
+    """The database cannot be opened, migrated or written."""

@@ -1,0 +1,66 @@
+"""The values that flow through the pipeline, from feed entry to delivery."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One item of a feed, as the feed describes it."""
+
+    feed: str
+    key: str                  # identity within the feed: GUID, else link, else content hash
+    url: str | None           # the article link, normalised; None when the item has none
+    title: str
+    summary: str              # the feed's own text for the item (content, else summary), plain text
+    published: datetime | None
+
+
+@dataclass(frozen=True)
+class Article:
+    """What the rules look at."""
+
+    title: str
+    text: str
+    language: str | None      # bare ISO 639-1 code, None when unknown
+    language_confidence: float
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One matched term, with a snippet of the text around it."""
+
+    term: str
+    snippet: str
+
+
+@dataclass(frozen=True)
+class Match:
+    """A rule that matched an article, and the evidence."""
+
+    rule: str
+    hits: tuple[Hit, ...]
+
+
+@dataclass(frozen=True)
+class Alert:
+    """One message for one channel. ``targets`` are the keys of the channel's apprise URLs."""
+
+    channel: str
+    title: str
+    body: str
+    targets: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One alert on its way to one target, as claimed from the outbox."""
+
+    id: int
+    channel: str
+    target: str
+    title: str
+    body: str
+    attempts: int

@@ -1,0 +1,96 @@
+"""Delivery through apprise: one Apprise object per target URL.
+
+apprise's ``notify()`` returns one bool for every URL it was given, so each
+target gets an Apprise object of its own: then we know which one failed.
+The reason for a failure is taken from apprise's log (``LogCapture``) and
+scrubbed of the target's secrets before anyone sees it.
+
+When no channel is configured, alerts go to standard output instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import threading
+from typing import Sequence, TextIO
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from monitor.config import ChannelTarget
+from monitor.models import Delivery
+from monitor.render import console_block
+
+CONSOLE = "stdout"   # the channel and target used when no channel is configured
+
+
+class Notifier:
+    def __init__(self, targets: Sequence[ChannelTarget], console: TextIO):
+        self._targets = {t.key: t for t in targets}
+        self._console = console
+        self._apprise: dict[str, object] = {}
+        self._lock = threading.Lock()   # LogCapture hooks apprise's one logger: send one at a time
+
+    @property
+    def channels(self) -> tuple[str, ...]:
+        if not self._targets:
+            return (CONSOLE,)
+        return tuple(dict.fromkeys(t.channel for t in self._targets.values()))
+
+    def targets_for(self, channel: str) -> tuple[str, ...]:
+        if not self._targets:
+            return (CONSOLE,) if channel == CONSOLE else ()
+        return tuple(key for key, t in self._targets.items() if t.channel == channel)
+
+    def label(self, key: str) -> str:
+        """The masked URL of a target, for messages."""
+        target = self._targets.get(key)
+        return target.label if target else key
+
+    def knows(self, key: str) -> bool:
+        return key == CONSOLE if not self._targets else key in self._targets
+
+    async def send(self, delivery: Delivery) -> str | None:
+        """Send one delivery. Returns None on success, else the reason it failed."""
+        if delivery.target == CONSOLE:
+            self._console.write(console_block(delivery.title, delivery.body))
+            self._console.flush()
+            return None
+        target = self._targets.get(delivery.target)
+        if target is None:
+            return f"target {delivery.target} is no longer in the config"
+        return await asyncio.to_thread(self._send_blocking, target, delivery.title, delivery.body)
+
+    def _send_blocking(self, target: ChannelTarget, title: str, body: str) -> str | None:
+        import apprise
+
+        with self._lock:
+            instance = self._apprise.get(target.key)
+            if instance is None:
+                instance = apprise.Apprise(asset=apprise.AppriseAsset(app_id="monitor", app_desc="monitor news alerts"))
+                instance.add(target.url)
+                self._apprise[target.key] = instance
+            with apprise.LogCapture(level=logging.WARNING) as captured:
+                ok = instance.notify(body=body, title=title, body_format=apprise.NotifyFormat.TEXT)
+            if ok:
+                return None
+            reason = " ".join(line.strip() for line in captured.getvalue().splitlines() if line.strip())
+            return scrub(reason or "apprise reported a failure", target.url)
+
+
+def scrub(text: str, url: str) -> str:
+    """Remove the URL and anything secret-looking in it (passwords, tokens, keys) from ``text``."""
+    secrets = {url}
+    try:
+        parts = urlsplit(url)
+        secrets.update(p for p in (parts.password, parts.username) if p)
+        secrets.update(unquote(seg) for seg in re.split(r"[/:@]", parts.netloc + parts.path) if len(seg) >= 8)
+        secrets.update(value for _, value in parse_qsl(parts.query) if len(value) >= 8)
+        if parts.hostname and "." in parts.hostname:
+            secrets.discard(parts.hostname)   # a DNS name or address says where, not how to get in
+    except ValueError:
+        pass
+    for secret in sorted(secrets, key=len, reverse=True):
+        if secret:
+            text = text.replace(secret, "***")
+    return text
