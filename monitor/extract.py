@@ -9,6 +9,7 @@ gives the same answer and no library-wide state is touched.
 from __future__ import annotations
 
 import codecs
+import re
 from dataclasses import dataclass
 
 from monitor.text import tidy
@@ -61,7 +62,11 @@ class LanguageDetector:
         from langdetect.lang_detect_exception import LangDetectException
 
         sample = text[:DETECT_CHARS]
-        if sum(ch.isalpha() for ch in sample) >= MIN_LETTERS:
+        letters = sum(ch.isalpha() for ch in sample)
+        if letters >= MIN_LETTERS:
+            by_script = _east_asian(sample, letters)
+            if by_script is not None:
+                return by_script
             detector = self._factory.create()
             detector.append(sample)
             try:
@@ -74,6 +79,30 @@ class LanguageDetector:
                     return Language(code, round(best.prob, 4), True)
                 return Language(hint, round(best.prob, 4), False)
         return Language(hint, 0.0, False)
+
+
+_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_KANA = re.compile(r"[\u3040-\u30ff\u31f0-\u31ff]")
+_HANGUL = re.compile(r"[\u1100-\u11ff\u3130-\u318f\uac00-\ud7af]")
+
+
+def _east_asian(sample: str, letters: int) -> Language | None:
+    """Chinese, Japanese and Korean told apart by their scripts.
+
+    langdetect samples only a few n-grams of such texts and often confuses
+    Chinese with Korean or Japanese; the scripts themselves are unambiguous:
+    kana means Japanese, hangul means Korean, Han characters alone mean Chinese.
+    """
+    han, kana, hangul = (len(p.findall(sample)) for p in (_HAN, _KANA, _HANGUL))
+    cjk = han + kana + hangul
+    if cjk < letters / 2:
+        return None
+    share = round(cjk / letters, 4)
+    if hangul >= cjk * 0.2:
+        return Language("ko", share, True)
+    if kana >= cjk * 0.1:
+        return Language("ja", share, True)
+    return Language("zh", share, True)
 
 
 def _bare(code: str) -> str:

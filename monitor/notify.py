@@ -70,7 +70,7 @@ class Notifier:
                 instance = apprise.Apprise(asset=apprise.AppriseAsset(app_id="monitor", app_desc="monitor news alerts"))
                 instance.add(target.url)
                 self._apprise[target.key] = instance
-            with apprise.LogCapture(level=logging.WARNING) as captured:
+            with apprise.LogCapture(level=logging.WARNING, fmt="%(message)s") as captured:
                 ok = instance.notify(body=body, title=title, body_format=apprise.NotifyFormat.TEXT)
             if ok:
                 return None

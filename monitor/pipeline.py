@@ -83,6 +83,7 @@ class Pipeline:
         self.rules = RuleSet(settings.rules)
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._rng = rng or random.Random()
+        self._reading: dict[str, asyncio.Event] = {}   # article URLs being read right now
 
     # feeds -----------------------------------------------------------------
 
@@ -152,9 +153,22 @@ class Pipeline:
         if published < now - self.settings.max_age:
             self.store.record_entry(entry, now, published, status="too_old")
             return False
-        if entry.url and self.store.known_article(entry.url):
+        if not entry.url:
+            return await self._judge(entry, hint, now, published)
+        # the same article may arrive through two feeds polled at once: read it once
+        while (busy := self._reading.get(entry.url)) is not None:
+            await busy.wait()
+        if self.store.known_article(entry.url):
             self.store.record_entry(entry, now, published, status="duplicate")
             return False
+        self._reading[entry.url] = done = asyncio.Event()
+        try:
+            return await self._judge(entry, hint, now, published)
+        finally:
+            del self._reading[entry.url]
+            done.set()
+
+    async def _judge(self, entry: Entry, hint: str | None, now: datetime, published: datetime) -> bool:
         text, source = await self._read(entry)
         language = await asyncio.to_thread(self.detector.detect, f"{entry.title}\n{text}", hint)
         article = Article(entry.title, text, language.code, language.confidence)
@@ -178,14 +192,18 @@ class Pipeline:
         return stored and bool(alerts)
 
     async def _read(self, entry: Entry) -> tuple[str, str]:
-        """The article's main text from its page; the feed's own text when that fails."""
+        """The article's main text from its page; the feed's own text when that fails.
+
+        A page whose extracted text is shorter than the feed's summary (a bare
+        navigation page, a paywall teaser) counts as yielding no text.
+        """
         if entry.url:
             try:
                 page = await self.client.get(entry.url, trusted=False)
                 text = await asyncio.to_thread(extract_text, page.body, page.url, page.charset)
-                if text:
+                if text and len(text) >= len(entry.summary):
                     return text, "page"
-                log.info(kv("page_without_text", feed=entry.feed, url=entry.url))
+                log.info(kv("page_without_text", feed=entry.feed, url=entry.url, chars=len(text)))
             except FetchError as exc:
                 log.info(kv("page_not_fetched", feed=entry.feed, url=entry.url, error=exc.reason))
         return entry.summary, "feed"
@@ -194,15 +212,21 @@ class Pipeline:
 
     async def deliver(self, clock: Callable[[], datetime], *, everything: bool = False,
                       stop: Callable[[], bool] = lambda: False) -> DeliveryOutcome:
-        """Send what is due (everything pending, if asked). Stops between sends when ``stop()``."""
+        """Send what is due (everything pending, if asked), each delivery at most once per call.
+
+        Stops between sends when ``stop()`` says so, and gives back what it had claimed.
+        """
         outcome = DeliveryOutcome()
+        last_id = 0
         while not stop():
             now = clock()
             batch = self.store.claim_deliveries(
-                now, DELIVERY_LEASE, self.owner, due_by=now + timedelta(days=36500) if everything else None
+                now, DELIVERY_LEASE, self.owner, after_id=last_id,
+                due_by=now + timedelta(days=36500) if everything else None,
             )
             if not batch:
                 break
+            last_id = batch[-1].id
             for index, delivery in enumerate(batch):
                 if stop():
                     self.store.release_claims([d.id for d in batch[index:]], self.owner)

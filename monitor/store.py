@@ -307,18 +307,19 @@ class Store:
     # the outbox ------------------------------------------------------------
 
     def claim_deliveries(
-        self, now: datetime, lease: timedelta, owner: str, *, due_by: datetime | None = None, limit: int = 100
+        self, now: datetime, lease: timedelta, owner: str, *,
+        due_by: datetime | None = None, after_id: int = 0, limit: int = 100,
     ) -> list[Delivery]:
-        """Lease pending deliveries due by ``due_by`` (default: now) to ``owner``."""
+        """Lease to ``owner`` the pending deliveries due by ``due_by`` (default: now), in id order after ``after_id``."""
         due = _ts(due_by or now)
         with self._write() as db:
             rows = db.execute(
                 """SELECT d.id, a.channel, d.target, a.title, a.body, d.attempts + 1
                    FROM deliveries d JOIN alerts a ON a.id = d.alert_id
-                   WHERE d.status = 'pending' AND d.next_attempt <= ?
+                   WHERE d.status = 'pending' AND d.next_attempt <= ? AND d.id > ?
                      AND (d.claimed_until IS NULL OR d.claimed_until < ?)
                    ORDER BY d.id LIMIT ?""",
-                (due, _ts(now), limit),
+                (due, after_id, _ts(now), limit),
             ).fetchall()
             db.executemany(
                 "UPDATE deliveries SET claimed_by = ?, claimed_until = ?, attempts = attempts + 1 WHERE id = ?",
