@@ -225,9 +225,14 @@ def _checked_url(url: str, guarded: bool) -> URL:
 
 
 def _ip_literal(host: str) -> str | None:
+    """The address a literal host means, including legacy IPv4 forms such as 2130706433 or 0x7f.1."""
     try:
         return str(ipaddress.ip_address(host))
     except ValueError:
+        pass
+    try:
+        return socket.inet_ntoa(socket.inet_aton(host))
+    except (OSError, ValueError):
         return None
 
 

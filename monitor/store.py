@@ -150,6 +150,9 @@ class Store:
             raise StoreError(f"database {self.path}: {exc}") from None
         try:
             yield self._db
+        except sqlite3.Error as exc:
+            self._db.execute("ROLLBACK")
+            raise StoreError(f"database {self.path}: {exc}") from exc
         except BaseException:
             self._db.execute("ROLLBACK")
             raise

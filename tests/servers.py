@@ -9,6 +9,7 @@ import hashlib
 import json
 import socket
 import threading
+import time
 from dataclasses import dataclass, field
 from email import message_from_bytes
 from email.message import Message
@@ -22,6 +23,7 @@ class Route:
     status: int = 200
     headers: dict[str, str] = field(default_factory=dict)
     conditional: bool = True       # send ETag and Last-Modified, answer 304 when they match
+    delay: float = 0.0             # seconds to wait before answering
 
 
 @dataclass
@@ -97,6 +99,8 @@ class Site:
                     status, body = 304, b""
         with self._lock:
             self.requests.append(Request("GET", handler.path, headers, status))
+        if route is not None and route.delay:
+            time.sleep(route.delay)
         handler.send_response(status)
         for name, value in extra.items():
             handler.send_header(name, value)
