@@ -181,15 +181,18 @@ def load(path: Path | str, environ: dict[str, str] | None = None) -> Settings:
     if problems or parsed is None:
         raise ConfigError(str(path), sorted(dict.fromkeys(problems), key=_key_order))
 
-    return _settings(path, parsed, targets)
+    return _settings(path, parsed, targets, environ.get("MONITOR_DATABASE"))
 
 
-def _settings(path: Path, parsed: _File, targets: list[ChannelTarget]) -> Settings:
+def _settings(path: Path, parsed: _File, targets: list[ChannelTarget], database_override: str | None) -> Settings:
     m = parsed.monitor
     channel_names = tuple(dict.fromkeys(t.channel for t in targets))
-    database = Path(m.database).expanduser()
-    if not database.is_absolute():
-        database = path.resolve().parent / database
+    if database_override:
+        database = Path(database_override).expanduser().resolve()   # $MONITOR_DATABASE: relative to the cwd
+    else:
+        database = Path(m.database).expanduser()
+        if not database.is_absolute():
+            database = path.resolve().parent / database
     return Settings(
         path=path,
         database=database,

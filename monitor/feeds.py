@@ -1,6 +1,6 @@
 """Feed bytes -> entries with stable identities.
 
-feedparser is always handed a byte stream: given a str it may fetch a URL, and
+JSON Feed is read here directly. feedparser is always handed a byte stream: given a str it may fetch a URL, and
 given bytes that happen to name a file it opens that file.
 Its HTML sanitising and relative-URI rewriting are turned off: we never
 render feed HTML, we only take its text.
@@ -11,17 +11,24 @@ from __future__ import annotations
 import calendar
 import hashlib
 import io
+import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 import feedparser
 
+from monitor.dates import parse_localized
 from monitor.errors import FeedError
 from monitor.models import Entry
 from monitor.text import html_to_text
 
-_TRACKING = ("utm_", "mc_", "fbclid", "gclid", "dclid", "msclkid", "igshid", "at_medium", "at_campaign", "xtor")
+# query parameters that only tell the publisher where a click came from
+_TRACKING = (
+    "utm_", "mc_cid", "mc_eid", "fbclid", "gclid", "dclid", "msclkid", "igshid", "at_medium", "at_campaign",
+    "at_link", "xtor", "wt_mc", "wt_zmc", "ns_mchannel", "ns_source", "ns_campaign", "ns_linkname", "ns_fee",
+    "cmpid",
+)
 
 
 @dataclass(frozen=True)
@@ -32,7 +39,9 @@ class ParsedFeed:
 
 
 def parse_feed(feed: str, body: bytes, url: str, content_type: str | None = None) -> ParsedFeed:
-    """Parse a fetched feed body; raise FeedError when it is not a feed."""
+    """Parse a fetched feed body (RSS, Atom, RDF or JSON Feed); raise FeedError when it is not a feed."""
+    if body.lstrip()[:1] == b"{":
+        return _json_feed(feed, body, url)
     headers = {"content-location": url}
     if content_type:
         headers["content-type"] = content_type
@@ -42,8 +51,11 @@ def parse_feed(feed: str, body: bytes, url: str, content_type: str | None = None
     if not parsed.get("version") and not parsed.entries:
         raise FeedError(_why_not_a_feed(body, parsed))
     entries = tuple(_entry(feed, url, item) for item in parsed.entries)
-    language = (parsed.feed.get("language") or "").split("-")[0].split("_")[0].lower() or None
-    return ParsedFeed(title=html_to_text(parsed.feed.get("title", "")), language=language, entries=entries)
+    return ParsedFeed(
+        title=html_to_text(parsed.feed.get("title", "")),
+        language=_bare_language(parsed.feed.get("language")),
+        entries=entries,
+    )
 
 
 def normalize_url(link: str, base: str) -> str | None:
@@ -63,22 +75,79 @@ def normalize_url(link: str, base: str) -> str | None:
 
 
 def _entry(feed: str, base: str, item) -> Entry:
-    title = html_to_text(item.get("title", ""))
     content = item.get("content") or []
     body = content[0].get("value", "") if content else ""
-    summary = html_to_text(body or item.get("summary", ""))
-    link = normalize_url(item["link"], base) if item.get("link") else None
-    guid = (item.get("id") or "").strip()
+    # dict.get: FeedParserDict.get("published_parsed") falls back to the updated date with a warning
+    stamp = dict.get(item, "published_parsed") or dict.get(item, "updated_parsed")
+    if stamp:
+        published = datetime.fromtimestamp(calendar.timegm(stamp), timezone.utc)
+    else:
+        published = parse_localized(dict.get(item, "published") or dict.get(item, "updated") or "")
+    return _make_entry(
+        feed, base,
+        guid=item.get("id") or "",
+        link=item.get("link") or "",
+        title=html_to_text(item.get("title", "")),
+        summary=html_to_text(body or item.get("summary", "")),
+        published=published,
+    )
+
+
+def _make_entry(feed: str, base: str, *, guid: str, link: str, title: str, summary: str,
+                published: datetime | None) -> Entry:
+    """Identity: the GUID, else the link, else a hash of title and content."""
+    url = normalize_url(link, base) if link else None
+    guid = guid.strip()
     if guid:
         identity = "guid:" + guid
-    elif link:
-        identity = "link:" + link
+    elif url:
+        identity = "link:" + url
     else:
         identity = "hash:" + title + "\n" + summary
     key = hashlib.sha256(identity.encode("utf-8", "surrogatepass")).hexdigest()[:32]
-    stamp = item.get("published_parsed") or item.get("updated_parsed")
-    published = datetime.fromtimestamp(calendar.timegm(stamp), timezone.utc) if stamp else None
-    return Entry(feed=feed, key=key, url=link, title=title, summary=summary, published=published)
+    return Entry(feed=feed, key=key, url=url, title=title, summary=summary, published=published)
+
+
+def _json_feed(feed: str, body: bytes, url: str) -> ParsedFeed:
+    """JSON Feed 1.x (https://jsonfeed.org), which feedparser does not read."""
+    try:
+        document = json.loads(body)
+    except (ValueError, RecursionError) as exc:
+        raise FeedError(f"got JSON that does not parse: {exc}") from None
+    items = document.get("items") if isinstance(document, dict) else None
+    if not isinstance(items, list) or not str(document.get("version", "")).startswith("https://jsonfeed.org/"):
+        raise FeedError("got JSON that is not a JSON Feed")
+    entries = []
+    for item in items:
+        if not isinstance(item, dict):
+            continue
+        text = _string(item.get("content_html")) or _string(item.get("content_text")) or _string(item.get("summary"))
+        entries.append(_make_entry(
+            feed, url,
+            guid=_string(item.get("id")),
+            link=_string(item.get("url")),
+            title=html_to_text(_string(item.get("title"))),
+            summary=html_to_text(text),
+            published=_iso_date(_string(item.get("date_published")) or _string(item.get("date_modified"))),
+        ))
+    return ParsedFeed(_string(document.get("title")), _bare_language(_string(document.get("language"))),
+                      tuple(entries))
+
+
+def _string(value) -> str:
+    return str(value) if isinstance(value, (str, int)) and not isinstance(value, bool) else ""
+
+
+def _iso_date(text: str) -> datetime | None:
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment.astimezone(timezone.utc) if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def _bare_language(code: str | None) -> str | None:
+    return (code or "").split("-")[0].split("_")[0].strip().lower() or None
 
 
 def _why_not_a_feed(body: bytes, parsed) -> str:

@@ -65,3 +65,15 @@ def test_hint_is_used_when_detection_is_unsure_or_impossible(detector):
 def test_a_confident_detection_beats_the_hint(detector):
     text = " ".join(ARTICLES["fr-controles"].paragraphs)
     assert detector.detect(text, "en").code == "fr"
+
+
+@pytest.mark.parametrize("charset", ["idna", "utf-7", "unicode_escape", "utf-16", "punycode", "iso-8859-1", "nonsense"])
+def test_a_wrong_or_odd_header_charset_does_not_garble_the_text(charset):
+    article = ARTICLES["de-exportkontrollen"]
+    text = extract_text(page(article).encode("utf-8"), "https://news.example/x", charset=charset)
+    assert "Gegenmaßnahmen" in text and "Ã" not in text
+
+
+def test_a_byte_order_mark_beats_the_header():
+    body = b"\xef\xbb\xbf" + page(ARTICLES["fr-controles"]).encode("utf-8")
+    assert "contrôles à l'exportation" in extract_text(body, "https://news.example/x", charset="windows-1252")

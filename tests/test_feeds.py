@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timezone
 
 import pytest
 
 from content import atom, rss
+from monitor.dates import parse_localized
 from monitor.errors import FeedError
 from monitor.feeds import normalize_url, parse_feed
 
@@ -97,3 +99,47 @@ def test_charset_from_the_declaration():
 ])
 def test_normalize_url(link, expected):
     assert normalize_url(link, "https://x.example/") == expected
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("mer, 16 nov 2022 10:00:00 +0100", datetime(2022, 11, 16, 9, 0, tzinfo=timezone.utc)),
+    ("Seg, 24 Set 2018 18:40:00 -0300", datetime(2018, 9, 24, 21, 40, tzinfo=timezone.utc)),
+    ("Mi, 16 Dez 2026 08:15:00 GMT", datetime(2026, 12, 16, 8, 15, tzinfo=timezone.utc)),
+    ("jeu., 12 févr. 2026 07:30:00 +0000", datetime(2026, 2, 12, 7, 30, tzinfo=timezone.utc)),
+    ("1 juil. 2026 12:00", datetime(2026, 7, 1, 12, 0, tzinfo=timezone.utc)),
+    ("3 juin 2026", datetime(2026, 6, 3, tzinfo=timezone.utc)),
+    ("di, 3 mrt 2026 10:00:00 +0100", datetime(2026, 3, 3, 9, 0, tzinfo=timezone.utc)),
+])
+def test_localized_dates(text, expected):
+    assert parse_localized(text) == expected
+
+
+@pytest.mark.parametrize("text", ["", "yesterday", "32 nov 2022", "16 foo 2022 10:00"])
+def test_not_dates(text):
+    assert parse_localized(text) is None
+
+
+def test_localized_dates_in_a_feed():
+    body = rss("f", [{"title": "t", "guid": "1"}]).replace("<guid", "<pubDate>mer, 16 nov 2022 10:00:00 +0100</pubDate><guid")
+    (entry,) = parse_feed("f", body.encode(), "https://x.example/").entries
+    assert entry.published == datetime(2022, 11, 16, 9, 0, tzinfo=timezone.utc)
+
+
+def test_json_feed():
+    body = json.dumps({
+        "version": "https://jsonfeed.org/version/1.1", "title": "Wire", "language": "en-GB",
+        "items": [
+            {"id": "1", "url": "https://x.example/a?utm_source=j", "title": "Entity List grows",
+             "content_html": "<p>Six firms were <b>added</b>.</p>", "date_published": "2026-11-20T09:30:00+01:00"},
+            {"id": 2, "content_text": "No link, no title."},
+            "not an item",
+        ],
+    }).encode()
+    feed = parse_feed("wire", body, "https://x.example/feed.json")
+    assert feed.title == "Wire" and feed.language == "en"
+    first, second = feed.entries
+    assert first.url == "https://x.example/a" and first.summary == "Six firms were added."
+    assert first.published == datetime(2026, 11, 20, 8, 30, tzinfo=timezone.utc)
+    assert second.url is None and second.summary == "No link, no title." and second.published is None
+    with pytest.raises(FeedError, match="not a JSON Feed"):
+        parse_feed("x", b'{"hello": "world"}', "https://x.example/")

@@ -1,0 +1,105 @@
+"""What ships: the default config, the systemd units, the README and CI agree with the code."""
+
+from __future__ import annotations
+
+import configparser
+import re
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from conftest import run_monitor
+from content import ARTICLES
+from monitor import config
+from monitor.models import Article
+from monitor.rules import RuleSet
+
+ROOT = Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    return config.load(ROOT / "config.toml", environ={})
+
+
+def test_shipped_config_has_real_feeds_in_four_languages(shipped):
+    assert len(shipped.feeds) >= 12
+    languages = [feed.language for feed in shipped.feeds]
+    for language in ("en", "de", "nl", "fr"):
+        assert languages.count(language) >= 2, language
+    assert all(feed.url.startswith("https://") for feed in shipped.feeds)
+    assert shipped.targets == ()          # no channel: alerts are printed
+    assert shipped.private_networks is False
+
+
+@pytest.mark.parametrize("slug,relevant", [
+    ("en-chips", True), ("en-huawei", True), ("de-exportkontrollen", True), ("nl-exportcontroles", True),
+    ("fr-controles", True), ("fr-huawei", True),
+    ("en-football", False), ("de-bundesliga", False), ("nl-weer", False), ("zh-weather", False),
+])
+def test_shipped_rules_on_articles_in_every_language(shipped, slug, relevant):
+    article = ARTICLES[slug]
+    found = RuleSet(shipped.rules).match(Article(article.title, "\n".join(article.paragraphs), article.lang, 1.0))
+    assert bool(found) is relevant, [m.rule for m in found]
+
+
+def test_validate_accepts_the_shipped_config():
+    result = run_monitor("validate", "--config", str(ROOT / "config.toml"))
+    assert result.code == 0, result.output
+    assert "feeds (" in result.stdout and "alerts are printed to standard output" in result.stdout
+
+
+def _unit(name: str) -> configparser.ConfigParser:
+    parser = configparser.ConfigParser(strict=False, interpolation=None)
+    parser.optionxform = str
+    parser.read(ROOT / "systemd" / name)
+    return parser
+
+
+def test_systemd_service_runs_the_daemon_as_its_own_user_with_state():
+    unit = _unit("monitor.service")["Service"]
+    assert " run --config " in unit["ExecStart"]
+    assert unit["Restart"] == "on-failure"
+    assert unit["DynamicUser"] == "yes"
+    assert unit["StateDirectory"] == "monitor"
+    assert unit["Environment"] == "MONITOR_DATABASE=/var/lib/monitor/monitor.db"
+    assert unit["RestartPreventExitStatus"] == "2"
+
+
+def test_systemd_timer_pair_runs_one_pass():
+    service = _unit("monitor-check.service")["Service"]
+    assert service["Type"] == "oneshot" and " check --config " in service["ExecStart"]
+    assert service["StateDirectory"] == "monitor"
+    timer = _unit("monitor-check.timer")["Timer"]
+    assert timer["OnUnitActiveSec"] and timer["Persistent"] == "true"
+
+
+def test_ci_runs_the_readme_test_command():
+    commands = re.findall(r"```sh\n(.+?)\n```", README)
+    install_and_run, install_and_test = commands[0], commands[1]
+    assert "pip install ." in install_and_run and "monitor run --config config.toml" in install_and_run
+    assert "[test]" in install_and_test and "pytest" in install_and_test
+    assert install_and_test in (ROOT / ".ci" / "run").read_text()
+
+
+def test_readme_documents_every_config_key():
+    for section in (config._Monitor, config._Feed, config._Rule):
+        for key in section.model_fields:
+            assert f"| `{key}` |" in README, key
+
+
+def test_readme_config_examples_are_valid(tmp_path):
+    blocks = re.findall(r"```toml\n(.+?)```", README, re.S)
+    assert blocks
+    env = {name: "x" * 12 for block in blocks for name in re.findall(r"\$\{(\w+)\}", block)}
+    env["TELEGRAM_BOT_TOKEN"] = "123456789:AAbbccddeeffgghhiijjkkllmmnnooppqqr"
+    env["TELEGRAM_CHAT_ID"] = "-100123456"
+    channels = "[channels]\nmail = \"mailto://localhost?to=a@example.org\"\n"
+    for i, block in enumerate(blocks):
+        text = block if "[channels]" in block else block + "\n" + channels
+        path = tmp_path / f"example{i}.toml"
+        path.write_text(text, encoding="utf-8")
+        config.load(path, environ=env)
+        tomllib.loads(text)
