@@ -13,13 +13,16 @@ import sys
 from contextlib import asynccontextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import AsyncIterator
+from typing import TYPE_CHECKING, AsyncIterator
 
 import click
 
 from monitor import config as config_module
 from monitor.config import Settings
 from monitor.errors import ConfigError, MonitorError, StoreError
+
+if TYPE_CHECKING:
+    from monitor.pipeline import Pipeline
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
 
@@ -63,7 +66,7 @@ def _log_level(verbose: int, quiet: bool, default: int) -> int:
 
 
 @asynccontextmanager
-async def _runtime(settings: Settings) -> AsyncIterator["Pipeline"]:
+async def _runtime(settings: Settings) -> AsyncIterator[Pipeline]:
     """Open the store and the HTTP client, and build the pipeline around them."""
     from monitor.extract import LanguageDetector
     from monitor.fetch import HttpClient, Limits

@@ -21,6 +21,7 @@ from typing import Callable
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from monitor.errors import MonitorError
 from monitor.logs import kv
 from monitor.pipeline import Pipeline
 
@@ -63,6 +64,12 @@ class Daemon:
     async def _tick(self) -> None:
         if self._stopping:
             return
+        try:
+            self._dispatch()
+        except MonitorError as exc:   # the database is unusable for now: say so, try again next tick
+            log.error(kv("tick_failed", error=str(exc)))
+
+    def _dispatch(self) -> None:
         now = self.clock()
         store = self.pipeline.store
         for name in store.due_feeds(now):

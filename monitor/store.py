@@ -19,7 +19,7 @@ import json
 import sqlite3
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
@@ -141,6 +141,12 @@ class Store:
     def close(self) -> None:
         self._db.close()
 
+    def _read(self, sql: str, params: Sequence = ()) -> list[tuple]:
+        try:
+            return self._db.execute(sql, params).fetchall()
+        except sqlite3.Error as exc:
+            raise StoreError(f"database {self.path}: {exc}") from None
+
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         """One IMMEDIATE transaction: other writers wait for it, readers never do."""
@@ -175,9 +181,6 @@ class Store:
                     migrate(db)
                     db.execute(f"PRAGMA user_version = {version:d}")
 
-    def schema_version(self) -> int:
-        return self._db.execute("PRAGMA user_version").fetchone()[0]
-
     # feeds -----------------------------------------------------------------
 
     def sync_feeds(self, feeds: Sequence[FeedConfig]) -> None:
@@ -195,13 +198,11 @@ class Store:
                 )
 
     def feed_cache(self, name: str) -> FeedCache:
-        row = self._db.execute("SELECT etag, last_modified, errors FROM feeds WHERE name = ?", (name,)).fetchone()
-        return FeedCache(*row) if row else FeedCache(None, None, 0)
+        rows = self._read("SELECT etag, last_modified, errors FROM feeds WHERE name = ?", (name,))
+        return FeedCache(*rows[0]) if rows else FeedCache(None, None, 0)
 
     def due_feeds(self, now: datetime) -> list[str]:
-        rows = self._db.execute(
-            "SELECT name FROM feeds WHERE active = 1 AND next_check <= ? ORDER BY next_check", (_ts(now),)
-        )
+        rows = self._read("SELECT name FROM feeds WHERE active = 1 AND next_check <= ? ORDER BY next_check", (_ts(now),))
         return [name for (name,) in rows]
 
     def claim_feed(self, name: str, now: datetime, until: datetime) -> bool:
@@ -248,14 +249,14 @@ class Store:
         known: set[str] = set()
         for i in range(0, len(keys), 500):
             chunk = keys[i : i + 500]
-            rows = self._db.execute(
+            rows = self._read(
                 f"SELECT key FROM entries WHERE feed = ? AND key IN ({','.join('?' * len(chunk))})", (feed, *chunk)
             )
             known.update(key for (key,) in rows)
         return known
 
     def known_article(self, url: str) -> bool:
-        return self._db.execute("SELECT 1 FROM articles WHERE url = ?", (url,)).fetchone() is not None
+        return bool(self._read("SELECT 1 FROM articles WHERE url = ?", (url,)))
 
     def record_entry(
         self,
@@ -361,7 +362,7 @@ class Store:
 
     def undelivered(self, *, include_dead: bool = False) -> list[Undelivered]:
         statuses = ("pending", "dead") if include_dead else ("pending",)
-        rows = self._db.execute(
+        rows = self._read(
             f"""SELECT d.id, a.channel, d.target, a.title, d.status, d.attempts, d.last_error
                 FROM deliveries d JOIN alerts a ON a.id = d.alert_id
                 WHERE d.status IN ({','.join('?' * len(statuses))}) ORDER BY d.id""",
@@ -369,14 +370,7 @@ class Store:
         )
         return [Undelivered(*row) for row in rows]
 
-    def count(self, table: str, where: str = "1", *params) -> int:
-        """Row counts for summaries and tests; ``table`` and ``where`` are ours, never user input."""
-        return self._db.execute(f"SELECT count(*) FROM {table} WHERE {where}", params).fetchone()[0]
-
 
 def _ts(moment: datetime) -> float:
     return moment.timestamp()
 
-
-def from_ts(value: float) -> datetime:
-    return datetime.fromtimestamp(value, timezone.utc)

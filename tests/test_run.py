@@ -41,7 +41,7 @@ class Daemon:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             _, stderr = self.proc.communicate()
-            raise AssertionError(f"monitor run ignored {sig!r}:\n{stderr}")
+            raise AssertionError(f"monitor run ignored {sig!r}:\n{stderr}") from None
         return self.proc.returncode, time.monotonic() - started, stderr
 
     def kill(self):
@@ -159,7 +159,7 @@ def test_check_and_run_share_one_database(site, webhook, tmp_path, daemon_factor
     time.sleep(2)
     code, _, stderr = daemon.stop()
     assert code == 0
-    for out, err in outputs:
+    for _out, err in outputs:
         assert "locked" not in err and "Traceback" not in err
     assert "locked" not in stderr
     assert len(webhook.received) == 4 * len(RELEVANT)
