@@ -73,6 +73,7 @@ async def _runtime(settings: Settings) -> AsyncIterator[Pipeline]:
     from monitor.notify import Notifier
     from monitor.pipeline import Pipeline
     from monitor.store import Store
+    from monitor.workers import CpuPool, default_size
 
     try:
         store = Store(settings.database)
@@ -82,9 +83,8 @@ async def _runtime(settings: Settings) -> AsyncIterator[Pipeline]:
         store.sync_feeds(settings.feeds)
         limits = Limits(timeout=settings.timeout.total_seconds())
         async with HttpClient(user_agent=settings.user_agent, private_networks=settings.private_networks,
-                              limits=limits) as client:
-            detector = await asyncio.to_thread(LanguageDetector)
-            yield Pipeline(settings, store, client, Notifier(settings.targets, sys.stdout), detector)
+                              limits=limits) as client, CpuPool(default_size(), LanguageDetector) as cpu:
+            yield Pipeline(settings, store, client, Notifier(settings.targets, sys.stdout), cpu)
     finally:
         store.close()
 

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 from monitor.text import tidy
 
+MAX_PAGE_BYTES = 4 * 1024 * 1024   # bigger pages are not extracted: the feed's text is used
+EXTRACT_TIMEOUT = 20.0             # seconds; a page that takes longer is given up on
 MIN_CONFIDENCE = 0.80      # below this, detection is "unsure" and the feed's hint wins
 MIN_LETTERS = 20           # texts with fewer letters are too short to judge
 DETECT_CHARS = 2000        # langdetect reads this much; more costs time and changes nothing
@@ -143,3 +145,20 @@ def _east_asian(sample: str, letters: int) -> Language | None:
 def _bare(code: str) -> str:
     """langdetect says 'zh-cn' and 'zh-tw'; monitor speaks bare ISO 639-1."""
     return code.split("-")[0].lower()
+
+
+# Steps run in worker processes (monitor.workers): module-level, the detector is the worker's state.
+
+def read_page(
+    detector: LanguageDetector, body: bytes, url: str, charset: str | None, title: str, summary: str, hint: str | None
+) -> tuple[str, str, Language]:
+    """(text, source, language) of a fetched page; the feed's summary when the page yields less."""
+    text = extract_text(body, url, charset)
+    source = "page"
+    if not text or len(text) < len(summary):
+        text, source = summary, "feed"
+    return text, source, detector.detect(f"{title}\n{text}", hint)
+
+
+def read_summary(detector: LanguageDetector, title: str, summary: str, hint: str | None) -> Language:
+    return detector.detect(f"{title}\n{summary}", hint)

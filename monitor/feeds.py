@@ -9,9 +9,11 @@ render feed HTML, we only take its text.
 from __future__ import annotations
 
 import calendar
+import codecs
 import hashlib
 import io
 import json
+import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
@@ -45,6 +47,7 @@ def parse_feed(feed: str, body: bytes, url: str, content_type: str | None = None
     headers = {"content-location": url}
     if content_type:
         headers["content-type"] = content_type
+    body = strip_dtd(body)
     parsed = feedparser.parse(
         io.BytesIO(body), response_headers=headers, sanitize_html=False, resolve_relative_uris=False
     )
@@ -56,6 +59,54 @@ def parse_feed(feed: str, body: bytes, url: str, content_type: str | None = None
         language=_bare_language(parsed.feed.get("language")),
         entries=entries,
     )
+
+
+_WIDE = (  # byte-order marks and '<?' in the UTF-16/32 encodings, which regexes over bytes cannot read
+    (codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"),
+    (b"<\x00\x00\x00", "utf-32-le"), (b"\x00\x00\x00<", "utf-32-be"),
+    (b"<\x00?\x00", "utf-16-le"), (b"\x00<\x00?", "utf-16-be"),
+)
+_DOCTYPE = re.compile(rb"<!DOCTYPE\b", re.I)
+_HEAD_TOKEN = re.compile(rb"""[^\[>"']+|"[^"]*"|'[^']*'|.""", re.S)
+_SUBSET_TOKEN = re.compile(rb"""\]\s*>|"[^"]*"|'[^']*'|<!--.*?-->|[^"'\]<]+|.""", re.S)
+_ENTITY = re.compile(rb"""<!ENTITY(?:"[^"]*"|'[^']*'|[^>"'])*>""", re.I)
+_ENCODING_DECL = re.compile(rb"""^(<\?xml[^>]*?encoding=)(["'])[^"']*\2""")
+
+
+def strip_dtd(body: bytes) -> bytes:
+    """Remove DOCTYPE and ENTITY declarations: entity expansion (billion laughs, one big
+    entity used thousands of times, external entities) then has nothing to expand."""
+    for mark, codec in _WIDE:
+        if body.startswith(mark):
+            try:
+                text = body.decode(codec)
+            except UnicodeDecodeError:
+                return body
+            narrow = text.lstrip("\ufeff").encode("utf-8")
+            return _ENCODING_DECL.sub(rb"\1\2utf-8\2", strip_dtd(narrow), count=1)
+    found = _DOCTYPE.search(body)
+    while found:
+        end = _doctype_end(body, found.end())
+        body = body[: found.start()] + body[end:]
+        found = _DOCTYPE.search(body, found.start())
+    return _ENTITY.sub(b"", body)
+
+
+def _doctype_end(body: bytes, position: int) -> int:
+    """Where the DOCTYPE that starts before ``position`` ends, internal subset included."""
+    for token in _HEAD_TOKEN.finditer(body, position):
+        piece = token.group()
+        if piece == b">":
+            return token.end()            # no internal subset
+        if piece == b"[":
+            break
+    else:
+        return len(body)
+    for token in _SUBSET_TOKEN.finditer(body, token.end()):
+        if token.group()[:1] == b"]" and token.group().endswith(b">"):
+            return token.end()
+    return len(body)                      # unterminated: everything after it was declarations
 
 
 def normalize_url(link: str, base: str) -> str | None:

@@ -6,8 +6,8 @@ first: a 304 ends a feed's work, a known entry costs one index lookup, an
 old entry is recorded without being fetched, and an article already seen
 through another feed is not read again.
 
-CPU work (feed parsing, extraction, language detection) runs in worker
-threads so the event loop keeps fetching meanwhile.
+Extraction and language detection run in worker processes (one per core),
+feed parsing in a thread, so the event loop keeps fetching meanwhile.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from typing import Callable
 
 from monitor.config import FeedConfig, Settings
 from monitor.errors import FeedError, FetchError
-from monitor.extract import LanguageDetector, extract_text
+from monitor.extract import EXTRACT_TIMEOUT, MAX_PAGE_BYTES, Language, read_page, read_summary
 from monitor.feeds import ParsedFeed, parse_feed
 from monitor.fetch import FEED_ACCEPT, HttpClient
 from monitor.logs import kv
@@ -33,6 +33,7 @@ from monitor.notify import Notifier
 from monitor.render import alert_text
 from monitor.rules import RuleSet
 from monitor.store import Store, Undelivered
+from monitor.workers import CpuPool, WorkerError
 
 log = logging.getLogger("monitor.pipeline")
 
@@ -71,7 +72,7 @@ class Pipeline:
         store: Store,
         client: HttpClient,
         notifier: Notifier,
-        detector: LanguageDetector,
+        cpu: CpuPool,
         *,
         rng: random.Random | None = None,
     ):
@@ -79,7 +80,7 @@ class Pipeline:
         self.store = store
         self.client = client
         self.notifier = notifier
-        self.detector = detector
+        self.cpu = cpu
         self.rules = RuleSet(settings.rules)
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._rng = rng or random.Random()
@@ -169,8 +170,7 @@ class Pipeline:
             done.set()
 
     async def _judge(self, entry: Entry, hint: str | None, now: datetime, published: datetime) -> bool:
-        text, source = await self._read(entry)
-        language = await asyncio.to_thread(self.detector.detect, f"{entry.title}\n{text}", hint)
+        text, source, language = await self._read(entry, hint)
         article = Article(entry.title, text, language.code, language.confidence)
         matches = self.rules.match(article)
         alerts = []
@@ -191,22 +191,27 @@ class Pipeline:
                         rules=",".join(m.rule for m in matches)))
         return stored and bool(alerts)
 
-    async def _read(self, entry: Entry) -> tuple[str, str]:
-        """The article's main text from its page; the feed's own text when that fails.
-
-        A page whose extracted text is shorter than the feed's summary (a bare
-        navigation page, a paywall teaser) counts as yielding no text.
-        """
+    async def _read(self, entry: Entry, hint: str | None) -> tuple[str, str, Language]:
+        """(text, source, language): the page's main text, or the feed's own text when the page
+        cannot be fetched, is too big, takes too long to extract, or yields less than the feed."""
         if entry.url:
             try:
                 page = await self.client.get(entry.url, trusted=False)
-                text = await asyncio.to_thread(extract_text, page.body, page.url, page.charset)
-                if text and len(text) >= len(entry.summary):
-                    return text, "page"
-                log.info(kv("page_without_text", feed=entry.feed, url=entry.url, chars=len(text)))
+                if len(page.body) > MAX_PAGE_BYTES:
+                    log.info(kv("page_too_large", feed=entry.feed, url=entry.url, bytes=len(page.body)))
+                else:
+                    return await self.cpu.run(read_page, page.body, page.url, page.charset, entry.title,
+                                              entry.summary, hint, timeout=EXTRACT_TIMEOUT)
             except FetchError as exc:
                 log.info(kv("page_not_fetched", feed=entry.feed, url=entry.url, error=exc.reason))
-        return entry.summary, "feed"
+            except WorkerError as exc:
+                log.warning(kv("page_not_extracted", feed=entry.feed, url=entry.url, error=str(exc)))
+        try:
+            language = await self.cpu.run(read_summary, entry.title, entry.summary, hint, timeout=EXTRACT_TIMEOUT)
+        except WorkerError as exc:
+            log.warning(kv("language_not_detected", feed=entry.feed, url=entry.url, error=str(exc)))
+            language = Language(hint, 0.0, False)
+        return entry.summary, "feed", language
 
     # delivery --------------------------------------------------------------
 
