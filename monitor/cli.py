@@ -23,6 +23,7 @@ from monitor.errors import ConfigError, MonitorError, StoreError
 
 if TYPE_CHECKING:
     from monitor.pipeline import Pipeline
+    from monitor.store import Store
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
 
@@ -48,10 +49,13 @@ def _verbosity_option(func):
 def _load(config_path: Path | None) -> Settings:
     path = config_path or config_module.default_config_path()
     try:
-        return config_module.load(path)
+        settings = config_module.load(path)
     except ConfigError as exc:
         _fail(EXIT_CONFIG, f"config error in {exc}" if len(exc.problems) == 1 else
               f"{len(exc.problems)} config errors:\n{exc}")
+    for warning in settings.warnings:
+        click.echo(f"monitor: warning: {warning}", err=True)
+    return settings
 
 
 def _fail(code: int, message: str) -> None:
@@ -72,21 +76,27 @@ async def _runtime(settings: Settings) -> AsyncIterator[Pipeline]:
     from monitor.fetch import HttpClient, Limits
     from monitor.notify import Notifier
     from monitor.pipeline import Pipeline
-    from monitor.store import Store
     from monitor.workers import CpuPool, default_size
 
-    try:
-        store = Store(settings.database)
-    except StoreError as exc:
-        _fail(EXIT_CONFIG, f"{settings.path}: monitor.database: {exc}")
+    store = _open_store(settings)
+    notifier = Notifier(settings.targets, sys.stdout)
     try:
         store.sync_feeds(settings.feeds)
         limits = Limits(timeout=settings.timeout.total_seconds())
         async with HttpClient(user_agent=settings.user_agent, private_networks=settings.private_networks,
                               limits=limits) as client, CpuPool(default_size(), LanguageDetector) as cpu:
-            yield Pipeline(settings, store, client, Notifier(settings.targets, sys.stdout), cpu)
+            yield Pipeline(settings, store, client, notifier, cpu)
     finally:
         store.close()
+
+
+def _open_store(settings: Settings) -> "Store":
+    from monitor.store import Store
+
+    try:
+        return Store(settings.database)
+    except StoreError as exc:
+        _fail(EXIT_CONFIG, f"{settings.path}: monitor.database: {exc}")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -148,13 +158,14 @@ def run(config_path: Path | None, verbose: int, quiet: bool) -> None:
     """Poll every feed on its own interval until SIGTERM or SIGINT."""
     from monitor.daemon import Daemon
     from monitor.logs import configure
+    from monitor.systemd import Notify
 
     configure(_log_level(verbose, quiet, logging.INFO))
     settings = _load(config_path)
 
     async def forever():
         async with _runtime(settings) as pipeline:
-            await Daemon(pipeline, utcnow).run()
+            await Daemon(pipeline, utcnow, systemd=Notify(os.environ)).run()
 
     asyncio.run(forever())
 
@@ -185,6 +196,51 @@ def validate(config_path: Path | None) -> None:
         click.echo("  none: alerts are printed to standard output")
     for target in settings.targets:
         click.echo(f"  {target.channel}: {target.label}")
+
+
+@cli.command()
+@_config_option
+@click.option("--status", "statuses", type=click.Choice(["pending", "sent", "dead"]), multiple=True,
+              help="Only these statuses (repeatable). Default: all.")
+@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True, help="Newest first, at most this many.")
+def alerts(config_path: Path | None, statuses: tuple[str, ...], limit: int) -> None:
+    """List deliveries: pending, sent and dead (secrets masked)."""
+    from monitor.store import STATUSES
+
+    settings = _load(config_path)
+    store = _open_store(settings)
+    try:
+        rows = store.deliveries(statuses or STATUSES, limit=limit)
+    finally:
+        store.close()
+    labels = {t.key: t.label for t in settings.targets}
+    if not rows:
+        click.echo("no deliveries")
+    for row in rows:
+        created = datetime.fromtimestamp(row.created, timezone.utc).strftime("%Y-%m-%d %H:%M")
+        status = click.style(row.status, fg={"pending": "yellow", "sent": "green", "dead": "red"}[row.status])
+        click.echo(f"{row.id:>6}  {status:<7}  {created}  attempts {row.attempts}  "
+                   f"{row.channel} -> {labels.get(row.target, row.target)}")
+        click.echo(f"        {row.title}")
+        if row.status != "sent" and row.last_error:
+            click.echo(f"        last error: {row.last_error}")
+        if row.status == "pending":
+            due = datetime.fromtimestamp(row.next_attempt, timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+            click.echo(f"        next attempt: {due} UTC")
+
+
+@cli.command()
+@_config_option
+@click.argument("ids", nargs=-1, type=int)
+def retry(config_path: Path | None, ids: tuple[int, ...]) -> None:
+    """Put dead deliveries (all, or the IDS given) back in the queue."""
+    settings = _load(config_path)
+    store = _open_store(settings)
+    try:
+        count = store.retry_dead(utcnow(), ids)
+    finally:
+        store.close()
+    click.echo(f"{count} dead deliveries queued again" + ("" if count else " (none were dead)"))
 
 
 def _duration(delta) -> str:

@@ -12,13 +12,14 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
+from monitor.channels import ChannelTarget, channel_names, read_channels
 from monitor.errors import ConfigError
 
 DEFAULT_USER_AGENT = "monitor/0.1 (news monitoring; +https://github.com/monitor-news/monitor)"
@@ -26,7 +27,6 @@ DEFAULT_USER_AGENT = "monitor/0.1 (news monitoring; +https://github.com/monitor-
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _DURATION = re.compile(r"(\d+)\s*([smhdw])")
 _LANGUAGE = re.compile(r"[a-z]{2}")
-_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 def parse_duration(value: Any) -> timedelta:
@@ -80,6 +80,10 @@ class _Monitor(_Section):
     private_networks: bool = False
     timeout: Duration = timedelta(seconds=30)
     user_agent: Name = DEFAULT_USER_AGENT
+    backoff_max: Duration = timedelta(hours=6)
+    notice_after: Annotated[int, Field(ge=0)] = 5
+    delivery_attempts: Annotated[int, Field(ge=1)] = 10
+    delivery_max_age: Duration = timedelta(days=2)
 
 
 class _Feed(_Section):
@@ -124,16 +128,6 @@ class RuleConfig:
 
 
 @dataclass(frozen=True)
-class ChannelTarget:
-    """One apprise URL. ``key`` names it in the database; ``label`` is the masked URL."""
-
-    channel: str
-    key: str
-    label: str
-    url: str = field(repr=False)
-
-
-@dataclass(frozen=True)
 class Settings:
     path: Path
     database: Path
@@ -145,6 +139,11 @@ class Settings:
     feeds: tuple[FeedConfig, ...]
     rules: tuple[RuleConfig, ...]
     targets: tuple[ChannelTarget, ...]   # empty: alerts go to standard output
+    backoff_max: timedelta = timedelta(hours=6)
+    notice_after: int = 5
+    delivery_attempts: int = 10
+    delivery_max_age: timedelta = timedelta(days=2)
+    warnings: tuple[str, ...] = ()
 
     @property
     def channels(self) -> tuple[str, ...]:
@@ -176,15 +175,21 @@ def load(path: Path | str, environ: dict[str, str] | None = None) -> Settings:
     except ValidationError as exc:
         problems.extend(_describe(error, raw) for error in exc.errors())
     problems.extend(_cross_checks(raw))
-    targets, target_problems = _channel_targets(raw.get("channels"), environ)
-    problems.extend(target_problems)
+    channels = read_channels(raw.get("channels"), environ, path.resolve().parent)
+    problems.extend(channels.problems)
     if problems or parsed is None:
         raise ConfigError(str(path), sorted(dict.fromkeys(problems), key=_key_order))
+    warnings = []
+    if channels.literal_secrets and path.stat().st_mode & 0o044:
+        warnings.append(
+            f"{path} holds channel secrets and other users can read it: chmod 600 it, "
+            "or move the secrets to ${VARIABLES} or a channel '_file'"
+        )
+    return _settings(path, parsed, channels.targets, environ.get("MONITOR_DATABASE"), tuple(warnings))
 
-    return _settings(path, parsed, targets, environ.get("MONITOR_DATABASE"))
 
-
-def _settings(path: Path, parsed: _File, targets: list[ChannelTarget], database_override: str | None) -> Settings:
+def _settings(path: Path, parsed: _File, targets: list[ChannelTarget], database_override: str | None,
+              warnings: tuple[str, ...]) -> Settings:
     m = parsed.monitor
     channel_names = tuple(dict.fromkeys(t.channel for t in targets))
     if database_override:
@@ -216,6 +221,11 @@ def _settings(path: Path, parsed: _File, targets: list[ChannelTarget], database_
             for r in parsed.rules
         ),
         targets=tuple(targets),
+        backoff_max=m.backoff_max,
+        notice_after=m.notice_after,
+        delivery_attempts=m.delivery_attempts,
+        delivery_max_age=m.delivery_max_age,
+        warnings=warnings,
     )
 
 
@@ -272,7 +282,7 @@ def _cross_checks(raw: dict) -> list[str]:
                 )
             else:
                 seen[name] = i
-    channels = raw.get("channels") if isinstance(raw.get("channels"), dict) else {}
+    channels = channel_names(raw.get("channels"))
     rules = raw.get("rules") if isinstance(raw.get("rules"), list) else []
     for i, rule in enumerate(rules):
         if not isinstance(rule, dict):
@@ -287,40 +297,3 @@ def _cross_checks(raw: dict) -> list[str]:
                     known = ", ".join(sorted(channels)) or "none are configured"
                     problems.append(f"{where}.channels: unknown channel {name!r} (known: {known})")
     return problems
-
-
-def _channel_targets(channels: Any, environ: dict[str, str]) -> tuple[list[ChannelTarget], list[str]]:
-    """Expand ${VARS} and let apprise judge every URL; never echo a URL back in a message."""
-    if not isinstance(channels, dict) or not channels:
-        return [], []
-    import apprise  # imported here: it costs ~0.4 s and only channel checks need it
-
-    targets: list[ChannelTarget] = []
-    problems: list[str] = []
-    for name, value in channels.items():
-        urls = [value] if isinstance(value, str) else value
-        if not isinstance(urls, list):
-            problems.append(f"channels.{name}: must be an apprise URL or a list of them")
-            continue
-        if not urls:
-            problems.append(f"channels.{name}: needs at least one apprise URL")
-        for i, url in enumerate(urls):
-            key = f"channels.{name}" + (f"[{i}]" if not isinstance(value, str) else "")
-            if not isinstance(url, str):
-                problems.append(f"{key}: must be an apprise URL (a string)")
-                continue
-            missing = [var for var in _ENV_REF.findall(url) if var not in environ]
-            if missing:
-                problems.append(f"{key}: environment variable {missing[0]} is not set")
-                continue
-            expanded = _ENV_REF.sub(lambda m: environ[m.group(1)], url).strip()
-            instance = apprise.Apprise.instantiate(expanded, suppress_exceptions=True)
-            if not instance:
-                scheme = expanded.split("://", 1)[0] if "://" in expanded else ""
-                detail = f"scheme {scheme!r}" if scheme else "no scheme"
-                problems.append(f"{key}: apprise does not accept this URL ({detail})")
-                continue
-            targets.append(
-                ChannelTarget(channel=name, key=f"{name}#{i}", label=instance.url(privacy=True), url=expanded)
-            )
-    return targets, problems

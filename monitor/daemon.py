@@ -5,6 +5,9 @@ Every tick the daemon asks the store which feeds are due, claims each one
 at the same moment) and polls it as a task of its own. Each feed has its own
 interval. Pending alerts are sent by one delivery task at a time.
 
+Under systemd it says READY once the config and the database are open and
+the clock runs, and pings the watchdog only from a tick that did its work.
+
 SIGTERM or SIGINT stops the ticks, lets the alert being sent finish, and
 cancels feed polls. Every write is one transaction, so a cancelled poll
 leaves nothing half-written: its unprocessed entries are new again next time.
@@ -15,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import time
 from datetime import datetime, timezone
 from typing import Callable
 
@@ -24,16 +28,20 @@ from apscheduler.triggers.interval import IntervalTrigger
 from monitor.errors import MonitorError
 from monitor.logs import kv
 from monitor.pipeline import Pipeline
+from monitor.systemd import Notify
 
 log = logging.getLogger("monitor.daemon")
 
 
 class Daemon:
-    def __init__(self, pipeline: Pipeline, clock: Callable[[], datetime], *, tick: float = 1.0, grace: float = 10.0):
+    def __init__(self, pipeline: Pipeline, clock: Callable[[], datetime], *, tick: float = 1.0, grace: float = 10.0,
+                 systemd: Notify | None = None):
         self.pipeline = pipeline
         self.clock = clock
         self.tick = tick
         self.grace = grace
+        self.systemd = systemd or Notify({})
+        self._last_ping = 0.0
         self._feeds = {feed.name: feed for feed in pipeline.settings.feeds}
         self._polls: dict[str, asyncio.Task] = {}
         self._delivery: asyncio.Task | None = None
@@ -51,10 +59,12 @@ class Daemon:
         )
         scheduler.start()
         log.info(kv("daemon_started", feeds=len(self._feeds), rules=len(self.pipeline.settings.rules)))
+        self.systemd.send("READY=1", f"STATUS=watching {len(self._feeds)} feeds")
         try:
             await stop.wait()
         finally:
             log.info(kv("daemon_stopping"))
+            self.systemd.send("STOPPING=1")
             scheduler.shutdown(wait=False)
             await self._drain()
             for sig in (signal.SIGTERM, signal.SIGINT):
@@ -68,6 +78,12 @@ class Daemon:
             self._dispatch()
         except MonitorError as exc:   # the database is unusable for now: say so, try again next tick
             log.error(kv("tick_failed", error=str(exc)))
+            return
+        # the loop ran, the store answered and work was handed out: that is progress
+        interval = self.systemd.watchdog_interval
+        if interval and time.monotonic() - self._last_ping >= interval / 4:
+            self.systemd.send("WATCHDOG=1")
+            self._last_ping = time.monotonic()
 
     def _dispatch(self) -> None:
         now = self.clock()
@@ -82,7 +98,7 @@ class Daemon:
                 task.add_done_callback(lambda t, name=name: self._finished(name, t))
         if self._delivery is None or self._delivery.done():
             self._delivery = asyncio.create_task(
-                self.pipeline.deliver(self.clock, stop=lambda: self._stopping), name="deliver"
+                self.pipeline.sender.deliver(self.clock, stop=lambda: self._stopping), name="deliver"
             )
             self._delivery.add_done_callback(lambda t: self._finished(None, t))
 

@@ -51,8 +51,9 @@ class BlockedAddress(FetchError):
 
 
 class HTTPStatusError(FetchError):
-    def __init__(self, url: str, status: int, reason: str = ""):
+    def __init__(self, url: str, status: int, reason: str = "", *, retry_after: str | None = None):
         self.status = status
+        self.retry_after = retry_after   # the Retry-After header, as sent
         text = f"HTTP {status}" + (f" {reason}" if reason else "")
         super().__init__(url, text)
 

@@ -15,7 +15,7 @@ import io
 import json
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 import feedparser
@@ -38,6 +38,7 @@ class ParsedFeed:
     title: str
     language: str | None
     entries: tuple[Entry, ...]
+    ttl: timedelta | None = None      # RSS <ttl>: poll no more often than this
 
 
 def parse_feed(feed: str, body: bytes, url: str, content_type: str | None = None) -> ParsedFeed:
@@ -54,10 +55,12 @@ def parse_feed(feed: str, body: bytes, url: str, content_type: str | None = None
     if not parsed.get("version") and not parsed.entries:
         raise FeedError(_why_not_a_feed(body, parsed))
     entries = tuple(_entry(feed, url, item) for item in parsed.entries)
+    ttl = str(parsed.feed.get("ttl", "")).strip()
     return ParsedFeed(
         title=html_to_text(parsed.feed.get("title", "")),
         language=_bare_language(parsed.feed.get("language")),
         entries=entries,
+        ttl=timedelta(minutes=int(ttl)) if ttl.isdigit() and 0 < int(ttl) < 100000 else None,
     )
 
 

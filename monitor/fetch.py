@@ -178,7 +178,8 @@ class HttpClient:
                     if resp.status == 304:
                         return Response(str(resp.url), 304, _headers(resp), b"")
                     if not 200 <= resp.status < 300:
-                        raise HTTPStatusError(current, resp.status, resp.reason or "")
+                        raise HTTPStatusError(current, resp.status, resp.reason or "",
+                                              retry_after=resp.headers.get("Retry-After"))
                     body = await self._read_capped(resp, current)
                     return Response(str(resp.url), resp.status, _headers(resp), body)
             except FetchError:

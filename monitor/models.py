@@ -63,4 +63,5 @@ class Delivery:
     target: str
     title: str
     body: str
-    attempts: int
+    attempts: int             # this attempt's number, counting from 1
+    created: float            # when the alert was written (Unix seconds)

@@ -2,8 +2,8 @@
 
 apprise's ``notify()`` returns one bool for every URL it was given, so each
 target gets an Apprise object of its own: then we know which one failed.
-The reason for a failure is taken from apprise's log (``LogCapture``) and
-scrubbed of the target's secrets before anyone sees it.
+The reason for a failure is taken from the log lines apprise returns with
+the call's result, and scrubbed of the target's secrets before anyone sees it.
 
 When no channel is configured, alerts go to standard output instead.
 """
@@ -11,13 +11,11 @@ When no channel is configured, alerts go to standard output instead.
 from __future__ import annotations
 
 import asyncio
-import logging
 import re
-import threading
 from typing import Sequence, TextIO
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from monitor.config import ChannelTarget
+from monitor.channels import ChannelTarget
 from monitor.models import Delivery
 from monitor.render import console_block
 
@@ -28,8 +26,7 @@ class Notifier:
     def __init__(self, targets: Sequence[ChannelTarget], console: TextIO):
         self._targets = {t.key: t for t in targets}
         self._console = console
-        self._apprise: dict[str, object] = {}
-        self._lock = threading.Lock()   # LogCapture hooks apprise's one logger: send one at a time
+        self._apprise: dict[str, object] = {}   # one Apprise object per target, made on first use
 
     @property
     def channels(self) -> tuple[str, ...]:
@@ -41,6 +38,10 @@ class Notifier:
         if not self._targets:
             return (CONSOLE,) if channel == CONSOLE else ()
         return tuple(key for key, t in self._targets.items() if t.channel == channel)
+
+    def every_target(self) -> dict[str, tuple[str, ...]]:
+        """Channel -> its targets, for notices that go everywhere."""
+        return {channel: self.targets_for(channel) for channel in self.channels}
 
     def label(self, key: str) -> str:
         """The masked URL of a target, for messages."""
@@ -64,18 +65,21 @@ class Notifier:
     def _send_blocking(self, target: ChannelTarget, title: str, body: str) -> str | None:
         import apprise
 
-        with self._lock:
-            instance = self._apprise.get(target.key)
-            if instance is None:
-                instance = apprise.Apprise(asset=apprise.AppriseAsset(app_id="monitor", app_desc="monitor news alerts"))
-                instance.add(target.url)
-                self._apprise[target.key] = instance
-            with apprise.LogCapture(level=logging.WARNING, fmt="%(message)s") as captured:
-                ok = instance.notify(body=body, title=title, body_format=apprise.NotifyFormat.TEXT)
-            if ok:
-                return None
-            reason = " ".join(line.strip() for line in captured.getvalue().splitlines() if line.strip())
-            return scrub(reason or "apprise reported a failure", target.url)
+        instance = self._apprise.get(target.key)
+        if instance is None:
+            instance = apprise.Apprise(asset=apprise.AppriseAsset(app_id="monitor", app_desc="monitor news alerts"))
+            instance.add(target.url)
+            self._apprise[target.key] = instance
+        try:
+            result = instance.notify(body=body, title=title, body_format=apprise.NotifyFormat.TEXT)
+        except Exception as exc:  # apprise promises not to raise; a plugin bug must not stop the sender
+            return scrub(f"apprise failed: {type(exc).__name__}: {exc}", target.url)
+        if result:
+            return None
+        # the result carries this call's own log lines: the reason, whatever else runs at the same time
+        reasons = [entry.message.strip() for entry in result.logs()
+                   if str(entry.level).upper() in ("WARNING", "ERROR", "CRITICAL") and entry.message.strip()]
+        return scrub(" ".join(reasons) or "apprise reported a failure", target.url)
 
 
 def scrub(text: str, url: str) -> str:

@@ -1,4 +1,4 @@
-"""One pass of the work: a feed -> new entries -> articles -> matches -> outbox -> delivery.
+"""One pass of the work: a feed -> new entries -> articles -> matches -> outbox (-> monitor.delivery).
 
 This is the only module that joins I/O (HTTP, the store, apprise) with the
 pure steps (feed parsing, extraction, rules, rendering). Cheap checks come
@@ -18,11 +18,12 @@ import os
 import random
 import socket
 import uuid
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Callable
 
 from monitor.config import FeedConfig, Settings
+from monitor.delivery import DeliveryOutcome, Sender
 from monitor.errors import FeedError, FetchError
 from monitor.extract import EXTRACT_TIMEOUT, MAX_PAGE_BYTES, Language, read_page, read_summary
 from monitor.feeds import ParsedFeed, parse_feed
@@ -30,17 +31,13 @@ from monitor.fetch import FEED_ACCEPT, HttpClient
 from monitor.logs import kv
 from monitor.models import Alert, Article, Entry
 from monitor.notify import Notifier
-from monitor.render import alert_text
+from monitor.render import alert_text, feed_down_text, feed_up_text
 from monitor.rules import RuleSet
-from monitor.store import Store, Undelivered
+from monitor.schedule import next_poll_after_failure, next_poll_after_success
+from monitor.store import DeliveryRow, Store
 from monitor.workers import CpuPool, WorkerError
 
 log = logging.getLogger("monitor.pipeline")
-
-DELIVERY_LEASE = timedelta(minutes=5)     # a claim older than this is taken to be a crashed sender's
-RETRY_FIRST = timedelta(seconds=30)       # first retry of a failed delivery, then doubling...
-RETRY_MAX = timedelta(hours=1)            # ...up to this
-
 
 @dataclass
 class FeedOutcome:
@@ -53,16 +50,10 @@ class FeedOutcome:
 
 
 @dataclass
-class DeliveryOutcome:
-    sent: int = 0
-    failed: list[str] = field(default_factory=list)
-
-
-@dataclass
 class PassReport:
     feeds: list[FeedOutcome]
     delivery: DeliveryOutcome
-    undelivered: list[Undelivered]
+    undelivered: list[DeliveryRow]
 
 
 class Pipeline:
@@ -82,8 +73,9 @@ class Pipeline:
         self.notifier = notifier
         self.cpu = cpu
         self.rules = RuleSet(settings.rules)
-        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-        self._rng = rng or random.Random()
+        owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.sender = Sender(store, notifier, owner, attempts=settings.delivery_attempts,
+                             max_age=settings.delivery_max_age, rng=rng)
         self._reading: dict[str, asyncio.Event] = {}   # article URLs being read right now
 
     # feeds -----------------------------------------------------------------
@@ -95,42 +87,57 @@ class Pipeline:
             response = await self.client.get(
                 feed.url, trusted=True, accept=FEED_ACCEPT, etag=cache.etag, last_modified=cache.last_modified
             )
-            if response.not_modified:
-                self.store.record_poll(feed.name, now, now + feed.interval, status="304")
-                log.info(kv("feed_polled", feed=feed.name, status=304))
-                return FeedOutcome(feed.name, True, "304")
-            parsed = await asyncio.to_thread(
-                parse_feed, feed.name, response.body, response.url, response.headers.get("content-type")
-            )
+            parsed = None
+            new = alerted = 0
+            if not response.not_modified:
+                parsed = await asyncio.to_thread(
+                    parse_feed, feed.name, response.body, response.url, response.headers.get("content-type")
+                )
+                new, alerted, errors = await self._process_entries(feed, parsed, now)
+                if errors:
+                    return self._failed(feed, now, cache.errors + 1,
+                                        f"{len(errors)} entries could not be processed: {errors[0]!r}")
         except (FetchError, FeedError) as exc:
-            return self._feed_failed(feed, now, str(exc))
+            return self._failed(feed, now, cache.errors + 1, str(exc), getattr(exc, "retry_after", None))
         except asyncio.CancelledError:
-            self.store.record_poll(feed.name, now, now, status="interrupted")   # due again at once
+            self.store.reschedule(feed.name, now)   # interrupted: due again at once
             raise
-
-        try:
-            new, alerts, errors = await self._process_entries(feed, parsed, now)
-        except asyncio.CancelledError:
-            self.store.record_poll(feed.name, now, now, status="interrupted")
-            raise
-        if errors:
-            outcome = self._feed_failed(feed, now, f"{len(errors)} entries could not be processed: {errors[0]!r}")
-            outcome.new, outcome.alerts = new, alerts
-            return outcome
+        next_check = next_poll_after_success(
+            now, feed.interval, cache_control=response.headers.get("cache-control"),
+            ttl=parsed.ttl if parsed else None,
+        )
         # the validators are saved only once every entry is stored: a crash before
         # this point means the next poll gets the full feed again, not a 304
-        self.store.record_poll(
-            feed.name, now, now + feed.interval, status=str(response.status),
-            etag=response.etag, last_modified=response.last_modified, cache=True,
+        recovered = self.store.record_success(
+            feed.name, now, next_check, status=str(response.status), recovered=self._feed_up(feed, now),
+            etag=response.etag, last_modified=response.last_modified, cache=parsed is not None,
         )
-        log.info(kv("feed_polled", feed=feed.name, status=response.status, entries=len(parsed.entries),
-                    new=new, alerts=alerts))
-        return FeedOutcome(feed.name, True, str(response.status), new=new, alerts=alerts)
+        if recovered:
+            log.warning(kv("feed_recovered", feed=feed.name))
+        log.info(kv("feed_polled", feed=feed.name, status=response.status,
+                    entries=len(parsed.entries) if parsed else None, new=new, alerts=alerted,
+                    next=next_check.isoformat(timespec="seconds")))
+        return FeedOutcome(feed.name, True, str(response.status), new=new, alerts=alerted)
 
-    def _feed_failed(self, feed: FeedConfig, now: datetime, reason: str) -> FeedOutcome:
-        self.store.record_poll(feed.name, now, now + feed.interval, status="error", error=reason)
-        log.warning(kv("feed_failed", feed=feed.name, error=reason))
+    def _failed(self, feed: FeedConfig, now: datetime, errors: int, reason: str,
+                retry_after: str | None = None) -> FeedOutcome:
+        s = self.settings
+        next_check = next_poll_after_failure(now, feed.interval, errors, s.backoff_max, retry_after=retry_after)
+        title, body = feed_down_text(feed=feed.name, url=feed.url, failures=max(errors, s.notice_after),
+                                     error=reason, retry_at=next_check)
+        count = self.store.record_failure(feed.name, now, next_check, error=reason, notice_after=s.notice_after,
+                                          notice=self._to_everyone(title, body))
+        log.warning(kv("feed_failed", feed=feed.name, failures=count, error=reason,
+                       retry_at=next_check.isoformat(timespec="seconds")))
         return FeedOutcome(feed.name, False, "error", reason)
+
+    def _feed_up(self, feed: FeedConfig, now: datetime) -> list[Alert]:
+        title, body = feed_up_text(feed=feed.name, url=feed.url, now=now)
+        return self._to_everyone(title, body)
+
+    def _to_everyone(self, title: str, body: str) -> list[Alert]:
+        return [Alert(channel, title, body, targets) for channel, targets in self.notifier.every_target().items()
+                if targets]
 
     async def _process_entries(
         self, feed: FeedConfig, parsed: ParsedFeed, now: datetime
@@ -213,55 +220,11 @@ class Pipeline:
             language = Language(hint, 0.0, False)
         return entry.summary, "feed", language
 
-    # delivery --------------------------------------------------------------
-
-    async def deliver(self, clock: Callable[[], datetime], *, everything: bool = False,
-                      stop: Callable[[], bool] = lambda: False) -> DeliveryOutcome:
-        """Send what is due (everything pending, if asked), each delivery at most once per call.
-
-        Stops between sends when ``stop()`` says so, and gives back what it had claimed.
-        """
-        outcome = DeliveryOutcome()
-        last_id = 0
-        while not stop():
-            now = clock()
-            batch = self.store.claim_deliveries(
-                now, DELIVERY_LEASE, self.owner, after_id=last_id,
-                due_by=now + timedelta(days=36500) if everything else None,
-            )
-            if not batch:
-                break
-            last_id = batch[-1].id
-            for index, delivery in enumerate(batch):
-                if stop():
-                    self.store.release_claims([d.id for d in batch[index:]], self.owner)
-                    return outcome
-                error = await self.notifier.send(delivery)
-                if error is None:
-                    self.store.mark_sent(delivery.id, self.owner, clock())
-                    outcome.sent += 1
-                    log.info(kv("alert_sent", delivery=delivery.id, channel=delivery.channel,
-                                target=self.notifier.label(delivery.target)))
-                    continue
-                gone = not self.notifier.knows(delivery.target)
-                retry_at = clock() + self._backoff(delivery.attempts)
-                self.store.mark_failed(delivery.id, self.owner, error, retry_at, dead=gone)
-                outcome.failed.append(f"alert {delivery.id} to {delivery.channel}: {error}")
-                log.log(logging.ERROR if gone else logging.WARNING,
-                        kv("alert_failed", delivery=delivery.id, channel=delivery.channel,
-                           target=self.notifier.label(delivery.target), attempt=delivery.attempts,
-                           retry_at=None if gone else retry_at.isoformat(timespec="seconds"), error=error))
-        return outcome
-
-    def _backoff(self, attempts: int) -> timedelta:
-        base = min(RETRY_FIRST * 2 ** max(attempts - 1, 0), RETRY_MAX)
-        return base * self._rng.uniform(0.8, 1.2)
-
     # a whole pass ------------------------------------------------------------
 
     async def check(self, clock: Callable[[], datetime]) -> PassReport:
         """``monitor check``: every feed once, then every pending alert."""
         now = clock()
         outcomes = await asyncio.gather(*(self.poll(feed, now) for feed in self.settings.feeds))
-        delivery = await self.deliver(clock, everything=True)
-        return PassReport(list(outcomes), delivery, self.store.undelivered())
+        delivery = await self.sender.deliver(clock, everything=True)
+        return PassReport(list(outcomes), delivery, self.store.deliveries(["pending"]))

@@ -1,11 +1,38 @@
-"""Alerts as people read them: a title and a plain-text body. Pure functions."""
+"""Alerts and notices as people read them: a one-line title and a plain-text body. Pure functions.
+
+Feed text is data, never markup or commands: the body is sent as plain text
+(apprise escapes it for HTML and Markdown services), mass mentions such as
+``@everyone`` or Slack's ``<!channel>`` are defused with an invisible space,
+control characters are dropped, and the title is one line (no CR or LF can
+reach an email subject). Nothing here is ever a template: feed text is only
+ever a value.
+"""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Sequence
 
 from monitor.models import Article, Match
+
+ZWSP = "\u200b"
+_MENTIONS = re.compile(r"@(?=(?:everyone|here|channel|room|all|group)\b)", re.I)
+_SLACK_SPECIAL = re.compile(r"<(?=[!@#])")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
+MAX_TITLE = 250
+
+
+def defang(text: str) -> str:
+    """Feed text made safe to post in a chat: no mass mentions, no control characters."""
+    text = _CONTROL.sub(" ", text)
+    text = _SLACK_SPECIAL.sub("<" + ZWSP, text)
+    return _MENTIONS.sub("@" + ZWSP, text)
+
+
+def one_line(text: str, limit: int = MAX_TITLE) -> str:
+    line = " ".join(defang(text).split())
+    return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
 
 
 def alert_text(
@@ -13,10 +40,10 @@ def alert_text(
 ) -> tuple[str, str]:
     """Return (title, body) for one article and the rules it matched."""
     rules = [m.rule for m in matches]
-    heading = f"[{', '.join(rules)}] {title or '(untitled)'}"
-    lines = [title or "(untitled)"]
+    headline = one_line(title) or "(untitled)"
+    lines = [headline]
     if url:
-        lines.append(url)
+        lines.append(defang(url))
     lines += [
         "",
         f"Feed: {feed}",
@@ -28,8 +55,27 @@ def alert_text(
     ]
     for match in matches:
         for hit in match.hits:
-            lines.append(f'- {match.rule}: "{hit.term}" in: {hit.snippet}')
-    return heading, "\n".join(lines)
+            lines.append(f'- {match.rule}: "{one_line(hit.term)}" in: {one_line(hit.snippet, 400)}')
+    return one_line(f"[{', '.join(rules)}] {headline}"), "\n".join(lines)
+
+
+def feed_down_text(*, feed: str, url: str, failures: int, error: str, retry_at: datetime) -> tuple[str, str]:
+    title = f"[monitor] feed {feed} is failing"
+    body = "\n".join([
+        f"The feed {feed} has failed {failures} times in a row.",
+        f"URL: {defang(url)}",
+        f"Last error: {one_line(error, 400)}",
+        "",
+        f"monitor keeps trying it (next attempt around {retry_at.strftime('%Y-%m-%d %H:%M UTC')})",
+        "and will tell you once when it works again.",
+    ])
+    return title, body
+
+
+def feed_up_text(*, feed: str, url: str, now: datetime) -> tuple[str, str]:
+    title = f"[monitor] feed {feed} works again"
+    body = f"The feed {feed} was fetched again at {now.strftime('%Y-%m-%d %H:%M UTC')}.\nURL: {defang(url)}"
+    return title, body
 
 
 def console_block(title: str, body: str) -> str:

@@ -1,0 +1,108 @@
+"""Channels from the config: apprise URLs, their secrets, and where those come from.
+
+A channel is ``name = "URL"`` or ``name = ["URL", ...]``. Two ways keep tokens
+out of config.toml: ``${VAR}`` is replaced by an environment variable, and
+``name_file = "path"`` reads the channel's URLs from a file, one per line
+(systemd's ``LoadCredential=`` puts such files in ``$CREDENTIALS_DIRECTORY``).
+apprise judges every URL when the config loads; error messages never repeat
+a URL, and ``ChannelTarget.url`` is left out of every repr.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+FILE_SUFFIX = "_file"
+
+
+@dataclass(frozen=True)
+class ChannelTarget:
+    """One apprise URL. ``key`` names it in the database; ``label`` is the URL with secrets masked."""
+
+    channel: str
+    key: str
+    label: str
+    url: str = field(repr=False)
+
+
+@dataclass
+class Channels:
+    targets: list[ChannelTarget] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    literal_secrets: bool = False     # a secret written in the config file itself
+
+
+def channel_names(channels: Any) -> set[str]:
+    if not isinstance(channels, dict):
+        return set()
+    return {name.removesuffix(FILE_SUFFIX) if name.endswith(FILE_SUFFIX) else name for name in channels}
+
+
+def read_channels(channels: Any, environ: dict[str, str], folder: Path) -> Channels:
+    result = Channels()
+    if not isinstance(channels, dict) or not channels:
+        return result
+    import apprise  # imported here: it costs ~0.4 s and only channel checks need it
+
+    for name, value in channels.items():
+        if name.endswith(FILE_SUFFIX):
+            channel = name.removesuffix(FILE_SUFFIX)
+            if channel in channels:
+                result.problems.append(f"channels.{name}: set '{channel}' or '{name}', not both")
+                continue
+            urls, problem = _urls_from_file(value, folder)
+            if problem:
+                result.problems.append(f"channels.{name}: {problem}")
+                continue
+            sources = [(f"channels.{name} line {n}", url, False) for n, url in urls]
+        else:
+            channel = name
+            listed = [value] if isinstance(value, str) else value
+            if not isinstance(listed, list):
+                result.problems.append(f"channels.{name}: must be an apprise URL or a list of them")
+                continue
+            single = isinstance(value, str)
+            sources = [(f"channels.{name}" + ("" if single else f"[{i}]"), url, True) for i, url in enumerate(listed)]
+        if not sources:
+            result.problems.append(f"channels.{name}: needs at least one apprise URL")
+        for index, (key, url, literal) in enumerate(sources):
+            if not isinstance(url, str):
+                result.problems.append(f"{key}: must be an apprise URL (a string)")
+                continue
+            missing = [var for var in _ENV_REF.findall(url) if var not in environ]
+            if missing:
+                result.problems.append(f"{key}: environment variable {missing[0]} is not set")
+                continue
+            expanded = _ENV_REF.sub(lambda m: environ[m.group(1)], url).strip()
+            instance = apprise.Apprise.instantiate(expanded, suppress_exceptions=True)
+            if not instance:
+                scheme = expanded.split("://", 1)[0] if "://" in expanded else ""
+                result.problems.append(
+                    f"{key}: apprise does not accept this URL ({f'scheme {scheme!r}' if scheme else 'no scheme'})"
+                )
+                continue
+            label = instance.url(privacy=True)
+            if literal and not _ENV_REF.search(url) and label != instance.url(privacy=False):
+                result.literal_secrets = True
+            result.targets.append(ChannelTarget(channel=channel, key=f"{channel}#{index}", label=label, url=expanded))
+    return result
+
+
+def _urls_from_file(value: Any, folder: Path) -> tuple[list[tuple[int, str]], str | None]:
+    if not isinstance(value, str) or not value.strip():
+        return [], "must be the path of a file holding apprise URLs"
+    path = Path(value).expanduser()
+    path = path if path.is_absolute() else folder / path
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return [], f"file {path} not found"
+    except (OSError, UnicodeDecodeError) as exc:
+        return [], f"cannot read {path}: {getattr(exc, 'strerror', None) or exc.__class__.__name__}"
+    urls = [(n, line.strip()) for n, line in enumerate(text.splitlines(), 1)
+            if line.strip() and not line.lstrip().startswith("#")]
+    return urls, None

@@ -1,0 +1,116 @@
+"""From the outbox to apprise: claim, send, mark; retry with backoff; give up into dead letters.
+
+Deliveries are claimed in batches. Each target gets a task of its own, so a
+slow or failing target never holds up the others; within a target the
+alerts go out in order. When a target fails, the rest of its batch is put
+back untried, due when the failed one is retried. A delivery that has failed
+``attempts`` times, or is older than ``max_age``, or whose target has left
+the config, becomes a dead letter: logged at error level, kept for
+``monitor alerts``, and sent again only after ``monitor retry``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Callable
+
+from monitor.logs import kv
+from monitor.models import Delivery
+from monitor.notify import Notifier
+from monitor.schedule import retry_delay
+from monitor.store import Store
+
+log = logging.getLogger("monitor.delivery")
+
+LEASE = timedelta(minutes=5)   # a claim older than this is taken to be a crashed sender's
+BATCH = 100
+
+
+@dataclass
+class DeliveryOutcome:
+    sent: int = 0
+    failed: list[str] = field(default_factory=list)
+    dead: int = 0
+
+
+class Sender:
+    def __init__(self, store: Store, notifier: Notifier, owner: str, *, attempts: int, max_age: timedelta,
+                 rng: random.Random | None = None):
+        self.store = store
+        self.notifier = notifier
+        self.owner = owner
+        self.attempts = attempts
+        self.max_age = max_age
+        self._rng = rng or random.Random()
+
+    async def deliver(self, clock: Callable[[], datetime], *, everything: bool = False,
+                      stop: Callable[[], bool] = lambda: False) -> DeliveryOutcome:
+        """Send what is due (everything pending, if asked), each delivery at most once per call.
+
+        Stops between sends when ``stop()`` says so, and gives back what it had claimed.
+        """
+        outcome = DeliveryOutcome()
+        last_id = 0
+        while not stop():
+            now = clock()
+            batch = self.store.claim_deliveries(
+                now, LEASE, self.owner, after_id=last_id, limit=BATCH,
+                due_by=now + timedelta(days=36500) if everything else None,
+            )
+            if not batch:
+                break
+            last_id = batch[-1].id
+            by_target: dict[str, list[Delivery]] = {}
+            for delivery in batch:
+                by_target.setdefault(delivery.target, []).append(delivery)
+            await asyncio.gather(*(self._send_in_order(queue, clock, stop, outcome) for queue in by_target.values()))
+        return outcome
+
+    async def _send_in_order(self, queue: list[Delivery], clock: Callable[[], datetime],
+                             stop: Callable[[], bool], outcome: DeliveryOutcome) -> None:
+        for index, delivery in enumerate(queue):
+            if stop():
+                self.store.release_claims([d.id for d in queue[index:]], self.owner)
+                return
+            try:
+                error = await self.notifier.send(delivery)
+            except asyncio.CancelledError:
+                self.store.release_claims([d.id for d in queue[index + 1:]], self.owner)
+                raise
+            if error is None:
+                self.store.mark_sent(delivery.id, self.owner, clock())
+                outcome.sent += 1
+                log.info(kv("alert_sent", delivery=delivery.id, channel=delivery.channel,
+                            target=self.notifier.label(delivery.target), attempt=delivery.attempts))
+                continue
+            retry_at = self._failed(delivery, error, clock(), outcome)
+            rest = queue[index + 1:]
+            if rest:   # the target is down: try its other alerts when this one is retried
+                self.store.release_claims([d.id for d in rest], self.owner, next_attempt=retry_at)
+            return
+
+    def _failed(self, delivery: Delivery, error: str, now: datetime, outcome: DeliveryOutcome) -> datetime:
+        retry_at = now + retry_delay(delivery.attempts, self._rng.uniform(0.8, 1.2))
+        age = now - datetime.fromtimestamp(delivery.created, timezone.utc)
+        reason = None
+        if not self.notifier.knows(delivery.target):
+            reason = "target left the config"
+        elif delivery.attempts >= self.attempts:
+            reason = f"failed {delivery.attempts} times"
+        elif age >= self.max_age:
+            reason = "too old to retry"
+        self.store.mark_failed(delivery.id, self.owner, error, retry_at, dead=reason is not None)
+        target = self.notifier.label(delivery.target)
+        outcome.failed.append(f"alert {delivery.id} to {delivery.channel}: {error}")
+        if reason is None:
+            log.warning(kv("alert_failed", delivery=delivery.id, channel=delivery.channel, target=target,
+                           attempt=delivery.attempts, retry_at=retry_at.isoformat(timespec="seconds"), error=error))
+        else:
+            outcome.dead += 1
+            log.error(kv("alert_dead", delivery=delivery.id, channel=delivery.channel, target=target,
+                         attempts=delivery.attempts, reason=reason, error=error, title=delivery.title))
+        return retry_at

@@ -1,0 +1,76 @@
+"""When to poll a feed next, and when to retry a delivery. Pure functions of their inputs.
+
+Feeds:
+* after a success, the feed's interval, stretched (never shortened) when the
+  server asks for less: Cache-Control ``max-age`` or the RSS ``<ttl>``;
+* after a failure, the interval doubled for every consecutive failure
+  (interval, 2x, 4x, ...), and at least what ``Retry-After`` asks;
+* never longer than the cap (``backoff_max``, and a day for server hints), and
+  never given up on: a failing feed is always tried again.
+
+Deliveries: 30 s after the first failure, doubling up to an hour, times a
+jitter the caller draws so that many retries do not fire at the same moment.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta, timezone
+from email.utils import parsedate_to_datetime
+
+HINT_MAX = timedelta(days=1)          # the most a server's hint can push a poll back
+RETRY_FIRST = timedelta(seconds=30)
+RETRY_MAX = timedelta(hours=1)
+
+_MAX_AGE = re.compile(r"(?:^|[,\s])(?:s-)?max-age\s*=\s*\"?(\d+)", re.I)
+
+
+def next_poll_after_success(
+    now: datetime, interval: timedelta, *, cache_control: str | None = None, ttl: timedelta | None = None,
+) -> datetime:
+    delay = interval
+    for hint in (max_age(cache_control), ttl):
+        if hint is not None and hint > delay:
+            delay = min(hint, max(interval, HINT_MAX))
+    return now + delay
+
+
+def next_poll_after_failure(
+    now: datetime, interval: timedelta, errors: int, cap: timedelta, *, retry_after: str | None = None,
+) -> datetime:
+    """``errors`` counts consecutive failures, this one included."""
+    steps = min(max(errors - 1, 0), 30)
+    delay = min(interval * 2**steps, max(interval, cap))
+    asked = parse_retry_after(retry_after, now)
+    if asked is not None and asked > delay:
+        delay = min(asked, HINT_MAX)
+    return now + delay
+
+
+def retry_delay(attempts: int, jitter: float) -> timedelta:
+    """How long to wait after the ``attempts``-th failed attempt; ``jitter`` around 1 (0.8-1.2)."""
+    steps = min(max(attempts - 1, 0), 30)
+    return min(RETRY_FIRST * 2**steps, RETRY_MAX) * jitter
+
+
+def max_age(cache_control: str | None) -> timedelta | None:
+    if not cache_control or "no-cache" in cache_control.lower() or "no-store" in cache_control.lower():
+        return None
+    found = _MAX_AGE.search(cache_control)
+    return timedelta(seconds=int(found.group(1))) if found else None
+
+
+def parse_retry_after(value: str | None, now: datetime) -> timedelta | None:
+    """Retry-After is a number of seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return timedelta(seconds=int(value))
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max(when - now, timedelta(0))

@@ -1,0 +1,79 @@
+"""The connection, its transactions and the migrations."""
+
+from __future__ import annotations
+
+import sqlite3
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Iterator, Sequence
+
+from monitor.errors import StoreError
+from monitor.store.schema import MIGRATIONS
+
+BUSY_TIMEOUT = 30.0   # seconds a writer waits for another process's transaction
+
+
+def ts(moment: datetime) -> float:
+    return moment.timestamp()
+
+
+class Database:
+    def __init__(self, path: Path | str):
+        self.path = Path(path)
+        try:
+            self._db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._migrate()   # with foreign keys off: a migration may rebuild a referenced table
+            self._db.execute("PRAGMA foreign_keys=ON")
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open database {self.path}: {exc}") from None
+
+    def close(self) -> None:
+        self._db.close()
+
+    def _read(self, sql: str, params: Sequence = ()) -> list[tuple]:
+        try:
+            return self._db.execute(sql, params).fetchall()
+        except sqlite3.Error as exc:
+            raise StoreError(f"database {self.path}: {exc}") from None
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One IMMEDIATE transaction: other writers wait for it, readers never do."""
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise StoreError(f"database {self.path}: {exc}") from None
+        try:
+            yield self._db
+        except sqlite3.Error as exc:
+            self._db.execute("ROLLBACK")
+            raise StoreError(f"database {self.path}: {exc}") from exc
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        try:
+            self._db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            self._db.execute("ROLLBACK")
+            raise StoreError(f"database {self.path}: {exc}") from None
+
+    def _migrate(self) -> None:
+        latest = MIGRATIONS[-1][0]
+        with self._write() as db:
+            current = db.execute("PRAGMA user_version").fetchone()[0]
+            if current > latest:
+                raise StoreError(
+                    f"database {self.path} has schema version {current}; this monitor knows up to {latest}"
+                )
+            for version, _name, migrate in MIGRATIONS:
+                if version > current:
+                    migrate(db)
+                    db.execute(f"PRAGMA user_version = {version:d}")
+            if current < latest and db.execute("PRAGMA foreign_key_check").fetchone():
+                raise StoreError(f"database {self.path}: migration left dangling references")
+
+    def integrity_check(self) -> str:
+        return self._read("PRAGMA integrity_check")[0][0]

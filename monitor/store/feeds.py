@@ -1,0 +1,166 @@
+"""Feeds, their poll state, and the entries and articles they bring."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Iterable, Sequence
+
+from monitor.config import FeedConfig
+from monitor.models import Alert, Article, Entry, Match
+from monitor.store.base import Database, ts
+
+
+@dataclass(frozen=True)
+class FeedCache:
+    etag: str | None
+    last_modified: str | None
+    errors: int
+
+
+def insert_alert(db: sqlite3.Connection, alert: Alert, now: datetime, *,
+                 article_id: int | None = None, kind: str = "article") -> None:
+    """An alert and one pending delivery per target, inside the caller's transaction."""
+    alert_id = db.execute(
+        "INSERT INTO alerts (article_id, kind, channel, title, body, created) VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+        (article_id, kind, alert.channel, alert.title, alert.body, ts(now)),
+    ).fetchone()[0]
+    db.executemany(
+        "INSERT INTO deliveries (alert_id, target, next_attempt) VALUES (?, ?, ?)",
+        [(alert_id, target, ts(now)) for target in alert.targets],
+    )
+
+
+class FeedQueries(Database):
+    def sync_feeds(self, feeds: Sequence[FeedConfig]) -> None:
+        """Make the feeds table follow the config; a changed URL forgets its cache."""
+        with self._write() as db:
+            db.execute("UPDATE feeds SET active = 0")
+            for feed in feeds:
+                db.execute(
+                    """INSERT INTO feeds (name, url) VALUES (?, ?)
+                       ON CONFLICT (name) DO UPDATE SET active = 1,
+                         etag = CASE WHEN url = excluded.url THEN etag END,
+                         last_modified = CASE WHEN url = excluded.url THEN last_modified END,
+                         url = excluded.url""",
+                    (feed.name, feed.url),
+                )
+
+    def feed_cache(self, name: str) -> FeedCache:
+        rows = self._read("SELECT etag, last_modified, errors FROM feeds WHERE name = ?", (name,))
+        return FeedCache(*rows[0]) if rows else FeedCache(None, None, 0)
+
+    def due_feeds(self, now: datetime) -> list[str]:
+        rows = self._read("SELECT name FROM feeds WHERE active = 1 AND next_check <= ? ORDER BY next_check", (ts(now),))
+        return [name for (name,) in rows]
+
+    def claim_feed(self, name: str, now: datetime, until: datetime) -> bool:
+        """Take a due feed for polling; False if another process was first."""
+        with self._write() as db:
+            cursor = db.execute(
+                "UPDATE feeds SET next_check = ? WHERE name = ? AND next_check <= ?", (ts(until), name, ts(now))
+            )
+            return cursor.rowcount == 1
+
+    def reschedule(self, name: str, next_check: datetime) -> None:
+        """Make a feed due at ``next_check`` without recording a poll (an interrupted one, say)."""
+        with self._write() as db:
+            db.execute("UPDATE feeds SET next_check = ? WHERE name = ?", (ts(next_check), name))
+
+    def record_success(
+        self, name: str, now: datetime, next_check: datetime, *, status: str, recovered: Sequence[Alert] = (),
+        etag: str | None = None, last_modified: str | None = None, cache: bool = False,
+    ) -> bool:
+        """A poll that worked. ``cache`` replaces the validators (after a 200 whose entries are stored).
+        If a failure notice was out, the ``recovered`` notices are queued; returns True then."""
+        with self._write() as db:
+            (notified,) = db.execute("SELECT notified FROM feeds WHERE name = ?", (name,)).fetchone()
+            db.execute(
+                """UPDATE feeds SET last_checked = ?, last_status = ?, next_check = ?, errors = 0, last_error = NULL,
+                     notified = 0,
+                     etag = CASE WHEN ? THEN ? ELSE etag END,
+                     last_modified = CASE WHEN ? THEN ? ELSE last_modified END
+                   WHERE name = ?""",
+                (ts(now), status, ts(next_check), cache, etag, cache, last_modified, name),
+            )
+            if notified:
+                for alert in recovered:
+                    insert_alert(db, alert, now, kind="feed_up")
+            return bool(notified)
+
+    def record_failure(
+        self, name: str, now: datetime, next_check: datetime, *, error: str,
+        notice_after: int = 0, notice: Sequence[Alert] = (),
+    ) -> int:
+        """A poll that failed; returns the count of consecutive failures. When it reaches
+        ``notice_after`` (and no notice is out yet) the ``notice`` alerts are queued, once."""
+        with self._write() as db:
+            (errors, notified) = db.execute(
+                """UPDATE feeds SET last_checked = ?, last_status = 'error', next_check = ?,
+                     errors = errors + 1, last_error = ? WHERE name = ? RETURNING errors, notified""",
+                (ts(now), ts(next_check), error, name),
+            ).fetchone()
+            if notice_after and errors >= notice_after and not notified:
+                db.execute("UPDATE feeds SET notified = 1 WHERE name = ?", (name,))
+                for alert in notice:
+                    insert_alert(db, alert, now, kind="feed_down")
+            return errors
+
+    def known_entries(self, feed: str, keys: Iterable[str]) -> set[str]:
+        keys = list(keys)
+        known: set[str] = set()
+        for i in range(0, len(keys), 500):
+            chunk = keys[i : i + 500]
+            rows = self._read(
+                f"SELECT key FROM entries WHERE feed = ? AND key IN ({','.join('?' * len(chunk))})", (feed, *chunk)
+            )
+            known.update(key for (key,) in rows)
+        return known
+
+    def known_article(self, url: str) -> bool:
+        return bool(self._read("SELECT 1 FROM articles WHERE url = ?", (url,)))
+
+    def record_entry(
+        self,
+        entry: Entry,
+        now: datetime,
+        published: datetime,
+        *,
+        status: str,
+        article: Article | None = None,
+        text_source: str | None = None,
+        matches: Sequence[Match] = (),
+        alerts: Sequence[Alert] = (),
+    ) -> bool:
+        """Write an entry with everything that follows from it. False if it was already known."""
+        url = entry.url or f"entry:{entry.feed}:{entry.key}"
+        with self._write() as db:
+            if db.execute("SELECT 1 FROM entries WHERE feed = ? AND key = ?", (entry.feed, entry.key)).fetchone():
+                return False
+            row = db.execute(
+                """INSERT INTO articles (url, feed, title, published, first_seen, status,
+                                         language, language_confidence, text_source)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (url) DO NOTHING RETURNING id""",
+                (
+                    url, entry.feed, entry.title, ts(published), ts(now), status,
+                    article.language if article else None,
+                    article.language_confidence if article else None,
+                    text_source,
+                ),
+            ).fetchone()
+            fresh = row is not None
+            article_id = row[0] if fresh else db.execute("SELECT id FROM articles WHERE url = ?", (url,)).fetchone()[0]
+            db.execute(
+                "INSERT INTO entries (feed, key, article_id, first_seen) VALUES (?, ?, ?, ?)",
+                (entry.feed, entry.key, article_id, ts(now)),
+            )
+            if not fresh:
+                return False   # the same article reached us through another feed first
+            for match in matches:
+                hits = json.dumps([[hit.term, hit.snippet] for hit in match.hits], ensure_ascii=False)
+                db.execute("INSERT INTO matches (article_id, rule, hits) VALUES (?, ?, ?)", (article_id, match.rule, hits))
+            for alert in alerts:
+                insert_alert(db, alert, now, article_id=article_id)
+            return True

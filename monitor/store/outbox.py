@@ -1,0 +1,109 @@
+"""The outbox: one delivery row per alert and target, claimed with a lease, marked sent after.
+
+A sender claims rows in one IMMEDIATE transaction, so two processes never
+claim the same row. A claim is a lease: if its holder dies (kill -9), the row
+becomes claimable again when the lease runs out, and is sent again; that is
+the one duplicate the outbox allows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Sequence
+
+from monitor.models import Delivery
+from monitor.store.base import Database, ts
+
+STATUSES = ("pending", "sent", "dead")
+
+
+@dataclass(frozen=True)
+class DeliveryRow:
+    """A delivery as ``monitor alerts`` and ``monitor check`` report it."""
+
+    id: int
+    kind: str
+    channel: str
+    target: str
+    title: str
+    status: str
+    attempts: int
+    last_error: str | None
+    created: float
+    next_attempt: float
+    sent_at: float | None
+
+
+class OutboxQueries(Database):
+    def claim_deliveries(
+        self, now: datetime, lease: timedelta, owner: str, *,
+        due_by: datetime | None = None, after_id: int = 0, limit: int = 100,
+    ) -> list[Delivery]:
+        """Lease to ``owner`` the pending deliveries due by ``due_by`` (default: now), in id order after ``after_id``."""
+        with self._write() as db:
+            rows = db.execute(
+                """SELECT d.id, a.channel, d.target, a.title, a.body, d.attempts + 1, a.created
+                   FROM deliveries d JOIN alerts a ON a.id = d.alert_id
+                   WHERE d.status = 'pending' AND d.next_attempt <= ? AND d.id > ?
+                     AND (d.claimed_until IS NULL OR d.claimed_until < ?)
+                   ORDER BY d.id LIMIT ?""",
+                (ts(due_by or now), after_id, ts(now), limit),
+            ).fetchall()
+            db.executemany(
+                "UPDATE deliveries SET claimed_by = ?, claimed_until = ?, attempts = attempts + 1 WHERE id = ?",
+                [(owner, ts(now + lease), row[0]) for row in rows],
+            )
+        return [Delivery(*row) for row in rows]
+
+    def mark_sent(self, delivery_id: int, owner: str, now: datetime) -> None:
+        with self._write() as db:
+            db.execute(
+                """UPDATE deliveries SET status = 'sent', sent_at = ?, last_error = NULL,
+                     claimed_by = NULL, claimed_until = NULL
+                   WHERE id = ? AND claimed_by = ?""",
+                (ts(now), delivery_id, owner),
+            )
+
+    def mark_failed(
+        self, delivery_id: int, owner: str, error: str, next_attempt: datetime, *, dead: bool = False
+    ) -> None:
+        with self._write() as db:
+            db.execute(
+                """UPDATE deliveries SET status = ?, last_error = ?, next_attempt = ?,
+                     claimed_by = NULL, claimed_until = NULL
+                   WHERE id = ? AND claimed_by = ?""",
+                ("dead" if dead else "pending", error, ts(next_attempt), delivery_id, owner),
+            )
+
+    def release_claims(self, delivery_ids: Sequence[int], owner: str, *, next_attempt: datetime | None = None) -> None:
+        """Give back claims that were not tried: the attempt does not count. They are due
+        at once, or at ``next_attempt`` (when their target just failed)."""
+        with self._write() as db:
+            db.executemany(
+                """UPDATE deliveries SET claimed_by = NULL, claimed_until = NULL, attempts = attempts - 1,
+                     next_attempt = coalesce(?, next_attempt)
+                   WHERE id = ? AND claimed_by = ?""",
+                [(None if next_attempt is None else ts(next_attempt), i, owner) for i in delivery_ids],
+            )
+
+    def deliveries(self, statuses: Sequence[str] = STATUSES, *, limit: int | None = None) -> list[DeliveryRow]:
+        """Deliveries in these statuses, newest first (all of them without ``limit``)."""
+        rows = self._read(
+            f"""SELECT d.id, a.kind, a.channel, d.target, a.title, d.status, d.attempts, d.last_error,
+                       a.created, d.next_attempt, d.sent_at
+                FROM deliveries d JOIN alerts a ON a.id = d.alert_id
+                WHERE d.status IN ({','.join('?' * len(statuses))}) ORDER BY d.id DESC LIMIT ?""",
+            (*statuses, -1 if limit is None else limit),
+        )
+        return [DeliveryRow(*row) for row in rows]
+
+    def retry_dead(self, now: datetime, ids: Sequence[int] = ()) -> int:
+        """Put dead deliveries (all, or these) back in the queue, due now, with a fresh count of attempts."""
+        with self._write() as db:
+            where = "status = 'dead'" + (f" AND id IN ({','.join('?' * len(ids))})" if ids else "")
+            cursor = db.execute(
+                f"UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt = ? WHERE {where}",
+                (ts(now), *ids),
+            )
+            return cursor.rowcount
