@@ -73,6 +73,7 @@ def _log_level(verbose: int, quiet: bool, default: int) -> int:
 async def _runtime(settings: Settings) -> AsyncIterator[Pipeline]:
     """Open the store and the HTTP client, and build the pipeline around them."""
     from monitor.extract import LanguageDetector
+    from monitor.faults import CrashPoints
     from monitor.fetch import HttpClient, Limits
     from monitor.notify import Notifier
     from monitor.pipeline import Pipeline
@@ -85,7 +86,7 @@ async def _runtime(settings: Settings) -> AsyncIterator[Pipeline]:
         limits = Limits(timeout=settings.timeout.total_seconds())
         async with HttpClient(user_agent=settings.user_agent, private_networks=settings.private_networks,
                               limits=limits) as client, CpuPool(default_size(), LanguageDetector) as cpu:
-            yield Pipeline(settings, store, client, notifier, cpu)
+            yield Pipeline(settings, store, client, notifier, cpu, crash=CrashPoints(os.environ))
     finally:
         store.close()
 

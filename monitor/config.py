@@ -84,6 +84,7 @@ class _Monitor(_Section):
     notice_after: Annotated[int, Field(ge=0)] = 5
     delivery_attempts: Annotated[int, Field(ge=1)] = 10
     delivery_max_age: Duration = timedelta(days=2)
+    extract_timeout: Duration = timedelta(seconds=20)
 
 
 class _Feed(_Section):
@@ -143,6 +144,7 @@ class Settings:
     notice_after: int = 5
     delivery_attempts: int = 10
     delivery_max_age: timedelta = timedelta(days=2)
+    extract_timeout: timedelta = timedelta(seconds=20)
     warnings: tuple[str, ...] = ()
 
     @property
@@ -225,6 +227,7 @@ def _settings(path: Path, parsed: _File, targets: list[ChannelTarget], database_
         notice_after=m.notice_after,
         delivery_attempts=m.delivery_attempts,
         delivery_max_age=m.delivery_max_age,
+        extract_timeout=m.extract_timeout,
         warnings=warnings,
     )
 

@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import random
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Callable
 
+from monitor.faults import NO_CRASH, CrashPoints
 from monitor.logs import kv
 from monitor.models import Delivery
 from monitor.notify import Notifier
@@ -39,7 +41,8 @@ class DeliveryOutcome:
 
 class Sender:
     def __init__(self, store: Store, notifier: Notifier, owner: str, *, attempts: int, max_age: timedelta,
-                 rng: random.Random | None = None):
+                 rng: random.Random | None = None, crash: CrashPoints = NO_CRASH):
+        self.crash = crash
         self.store = store
         self.notifier = notifier
         self.owner = owner
@@ -54,6 +57,7 @@ class Sender:
         Stops between sends when ``stop()`` says so, and gives back what it had claimed.
         """
         outcome = DeliveryOutcome()
+        self._reclaim_from_the_dead()
         last_id = 0
         while not stop():
             now = clock()
@@ -63,6 +67,7 @@ class Sender:
             )
             if not batch:
                 break
+            self.crash.reached("after_claim")
             last_id = batch[-1].id
             by_target: dict[str, list[Delivery]] = {}
             for delivery in batch:
@@ -82,6 +87,7 @@ class Sender:
                 self.store.release_claims([d.id for d in queue[index + 1:]], self.owner)
                 raise
             if error is None:
+                self.crash.reached("after_send")
                 self.store.mark_sent(delivery.id, self.owner, clock())
                 outcome.sent += 1
                 log.info(kv("alert_sent", delivery=delivery.id, channel=delivery.channel,
@@ -92,6 +98,17 @@ class Sender:
             if rest:   # the target is down: try its other alerts when this one is retried
                 self.store.release_claims([d.id for d in rest], self.owner, next_attempt=retry_at)
             return
+
+    def _reclaim_from_the_dead(self) -> None:
+        """Claims held by a process of this host that no longer runs (killed, crashed) are
+        released now rather than when their lease runs out: what it was sending is sent again."""
+        host = self.owner.split(":", 1)[0]
+        for owner in self.store.claim_holders():
+            name, _, rest = owner.partition(":")
+            pid = rest.split(":", 1)[0]
+            if name == host and pid.isdigit() and owner != self.owner and not _running(int(pid)):
+                count = self.store.release_owner(owner)
+                log.warning(kv("claims_released", owner=owner, deliveries=count, reason="process gone"))
 
     def _failed(self, delivery: Delivery, error: str, now: datetime, outcome: DeliveryOutcome) -> datetime:
         retry_at = now + retry_delay(delivery.attempts, self._rng.uniform(0.8, 1.2))
@@ -114,3 +131,13 @@ class Sender:
             log.error(kv("alert_dead", delivery=delivery.id, channel=delivery.channel, target=target,
                          attempts=delivery.attempts, reason=reason, error=error, title=delivery.title))
         return retry_at
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True   # alive, someone else's
+    return True

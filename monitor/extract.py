@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from monitor.text import tidy
 
 MAX_PAGE_BYTES = 4 * 1024 * 1024   # bigger pages are not extracted: the feed's text is used
-EXTRACT_TIMEOUT = 20.0             # seconds; a page that takes longer is given up on
 MIN_CONFIDENCE = 0.80      # below this, detection is "unsure" and the feed's hint wins
 MIN_LETTERS = 20           # texts with fewer letters are too short to judge
 DETECT_CHARS = 2000        # langdetect reads this much; more costs time and changes nothing

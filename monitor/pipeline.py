@@ -25,7 +25,13 @@ from typing import Callable
 from monitor.config import FeedConfig, Settings
 from monitor.delivery import DeliveryOutcome, Sender
 from monitor.errors import FeedError, FetchError
-from monitor.extract import EXTRACT_TIMEOUT, MAX_PAGE_BYTES, Language, read_page, read_summary
+from monitor.extract import (
+    MAX_PAGE_BYTES,
+    Language,
+    read_page,
+    read_summary,
+)
+from monitor.faults import NO_CRASH, CrashPoints
 from monitor.feeds import ParsedFeed, parse_feed
 from monitor.fetch import FEED_ACCEPT, HttpClient
 from monitor.logs import kv
@@ -66,6 +72,7 @@ class Pipeline:
         cpu: CpuPool,
         *,
         rng: random.Random | None = None,
+        crash: CrashPoints = NO_CRASH,
     ):
         self.settings = settings
         self.store = store
@@ -74,8 +81,9 @@ class Pipeline:
         self.cpu = cpu
         self.rules = RuleSet(settings.rules)
         owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.crash = crash
         self.sender = Sender(store, notifier, owner, attempts=settings.delivery_attempts,
-                             max_age=settings.delivery_max_age, rng=rng)
+                             max_age=settings.delivery_max_age, rng=rng, crash=crash)
         self._reading: dict[str, asyncio.Event] = {}   # article URLs being read right now
 
     # feeds -----------------------------------------------------------------
@@ -193,6 +201,8 @@ class Pipeline:
             entry, now, published, status="matched" if matches else "no_match",
             article=article, text_source=source, matches=matches, alerts=alerts,
         )
+        if stored and alerts:
+            self.crash.reached("after_match")
         if stored and matches:
             log.info(kv("article_matched", feed=entry.feed, url=entry.url, language=article.language,
                         rules=",".join(m.rule for m in matches)))
@@ -201,6 +211,7 @@ class Pipeline:
     async def _read(self, entry: Entry, hint: str | None) -> tuple[str, str, Language]:
         """(text, source, language): the page's main text, or the feed's own text when the page
         cannot be fetched, is too big, takes too long to extract, or yields less than the feed."""
+        limit = self.settings.extract_timeout.total_seconds()
         if entry.url:
             try:
                 page = await self.client.get(entry.url, trusted=False)
@@ -208,13 +219,13 @@ class Pipeline:
                     log.info(kv("page_too_large", feed=entry.feed, url=entry.url, bytes=len(page.body)))
                 else:
                     return await self.cpu.run(read_page, page.body, page.url, page.charset, entry.title,
-                                              entry.summary, hint, timeout=EXTRACT_TIMEOUT)
+                                              entry.summary, hint, timeout=limit)
             except FetchError as exc:
                 log.info(kv("page_not_fetched", feed=entry.feed, url=entry.url, error=exc.reason))
             except WorkerError as exc:
                 log.warning(kv("page_not_extracted", feed=entry.feed, url=entry.url, error=str(exc)))
         try:
-            language = await self.cpu.run(read_summary, entry.title, entry.summary, hint, timeout=EXTRACT_TIMEOUT)
+            language = await self.cpu.run(read_summary, entry.title, entry.summary, hint, timeout=limit)
         except WorkerError as exc:
             log.warning(kv("language_not_detected", feed=entry.feed, url=entry.url, error=str(exc)))
             language = Language(hint, 0.0, False)

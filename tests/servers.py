@@ -112,13 +112,25 @@ class Site:
 
 
 class Webhook:
-    """Receives what apprise posts to json://127.0.0.1:PORT/...; can be told to fail."""
+    """Receives what apprise posts to json://127.0.0.1:PORT/...
+
+    It can be told to fail (``fail_with``), to hold requests until released
+    (``hold``; ``holding`` is set while one waits), and to go down and come
+    back on the same port (``down()``, ``up()``).
+    """
 
     def __init__(self):
         self.received: list[dict] = []
         self.fail_with: int | None = None     # answer this status instead of 200
         self.attempts = 0
+        self.hold = threading.Event()          # set: requests wait until release() ...
+        self.holding = threading.Event()       # ... and this is set while one waits
+        self._released = threading.Event()
         self._lock = threading.Lock()
+        self._server = self._bind(0)
+        self.port = self._server.server_address[1]
+
+    def _bind(self, port: int) -> _Server:
         hook = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -130,6 +142,9 @@ class Webhook:
             def do_POST(self):
                 length = int(self.headers.get("Content-Length") or 0)
                 data = self.rfile.read(length)
+                if hook.hold.is_set():
+                    hook.holding.set()
+                    hook._released.wait(60)
                 with hook._lock:
                     hook.attempts += 1
                     status = hook.fail_with or 200
@@ -139,15 +154,27 @@ class Webhook:
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
-        self._server = _Server(("127.0.0.1", 0), Handler)
-        self.port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        server = _Server(("127.0.0.1", port), Handler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        return server
+
+    def release(self) -> None:
+        self.hold.clear()
+        self._released.set()
+
+    def down(self) -> None:
+        """Stop listening: senders get 'connection refused'."""
+        self._server.shutdown()
+        self._server.server_close()
+
+    def up(self) -> None:
+        self._server = self._bind(self.port)
 
     def __enter__(self) -> "Webhook":
-        self._thread.start()
         return self
 
     def __exit__(self, *exc) -> None:
+        self.release()
         self._server.shutdown()
         self._server.server_close()
 

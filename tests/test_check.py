@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import pytest
-
 from conftest import assert_no_traceback, query, run_monitor, write_config
 from content import ARTICLES, atom, item_for, rss
 

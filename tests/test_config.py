@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-
 from conftest import assert_no_traceback, monitor_env, run_monitor, write_config
+
 from monitor import config
 from monitor.errors import ConfigError
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
 from content import ARTICLES, page
+
 from monitor.extract import LanguageDetector, extract_text
 
 BOILERPLATE = ["cookies", "Most read", "Huawei ban extended", "Neue Exportkontrollen", "Imprint", "Tech: Huawei"]

@@ -6,8 +6,8 @@ import json
 from datetime import datetime, timezone
 
 import pytest
-
 from content import atom, rss
+
 from monitor.dates import parse_localized
 from monitor.errors import FeedError
 from monitor.feeds import normalize_url, parse_feed

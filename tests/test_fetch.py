@@ -6,7 +6,13 @@ import asyncio
 
 import pytest
 
-from monitor.errors import BlockedAddress, FetchTimeout, HTTPStatusError, ResponseTooLarge, TooManyRedirects
+from monitor.errors import (
+    BlockedAddress,
+    FetchTimeout,
+    HTTPStatusError,
+    ResponseTooLarge,
+    TooManyRedirects,
+)
 from monitor.fetch import HttpClient, Limits, is_public
 
 

@@ -9,7 +9,6 @@ import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
-
 from conftest import monitor_env, query, run_monitor, write_config
 from content import ARTICLES, item_for, rss
 

@@ -8,9 +8,9 @@ import tomllib
 from pathlib import Path
 
 import pytest
-
 from conftest import run_monitor
 from content import ARTICLES
+
 from monitor import config
 from monitor.models import Article
 from monitor.rules import RuleSet

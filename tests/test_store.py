@@ -6,8 +6,8 @@ import sqlite3
 from datetime import datetime, timedelta, timezone
 
 import pytest
-
 from conftest import assert_no_traceback, run_monitor, write_config
+
 from monitor.errors import StoreError
 from monitor.models import Alert, Article, Entry
 from monitor.store import Store

@@ -87,6 +87,17 @@ class OutboxQueries(Database):
                 [(None if next_attempt is None else ts(next_attempt), i, owner) for i in delivery_ids],
             )
 
+    def claim_holders(self) -> list[str]:
+        return [owner for (owner,) in self._read(
+            "SELECT DISTINCT claimed_by FROM deliveries WHERE claimed_by IS NOT NULL AND status = 'pending'")]
+
+    def release_owner(self, owner: str) -> int:
+        """Free every claim of a sender that is gone; the attempt it was making still counts."""
+        with self._write() as db:
+            return db.execute(
+                "UPDATE deliveries SET claimed_by = NULL, claimed_until = NULL WHERE claimed_by = ?", (owner,)
+            ).rowcount
+
     def deliveries(self, statuses: Sequence[str] = STATUSES, *, limit: int | None = None) -> list[DeliveryRow]:
         """Deliveries in these statuses, newest first (all of them without ``limit``)."""
         rows = self._read(
