@@ -134,7 +134,7 @@ def check(config_path: Path | None, verbose: int, quiet: bool) -> None:
     problems = [f'feed "{f.feed}" failed: {f.error}' for f in report.feeds if not f.ok]
     problems += [
         f'alert {d.id} for channel "{d.channel}" not delivered to {labels[d.id]}'
-        f" (attempt {d.attempts}): {d.last_error or 'not sent yet'}"
+        f" (attempt {d.attempts}{', now a dead letter' if d.status == 'dead' else ''}): {d.last_error or 'not sent yet'}"
         for d in report.undelivered
     ]
     for line in problems:

@@ -36,7 +36,7 @@ BATCH = 100
 class DeliveryOutcome:
     sent: int = 0
     failed: list[str] = field(default_factory=list)
-    dead: int = 0
+    dead: list[int] = field(default_factory=list)   # deliveries that became dead letters in this call
 
 
 class Sender:
@@ -127,7 +127,7 @@ class Sender:
             log.warning(kv("alert_failed", delivery=delivery.id, channel=delivery.channel, target=target,
                            attempt=delivery.attempts, retry_at=retry_at.isoformat(timespec="seconds"), error=error))
         else:
-            outcome.dead += 1
+            outcome.dead.append(delivery.id)
             log.error(kv("alert_dead", delivery=delivery.id, channel=delivery.channel, target=target,
                          attempts=delivery.attempts, reason=reason, error=error, title=delivery.title))
         return retry_at

@@ -238,4 +238,5 @@ class Pipeline:
         now = clock()
         outcomes = await asyncio.gather(*(self.poll(feed, now) for feed in self.settings.feeds))
         delivery = await self.sender.deliver(clock, everything=True)
-        return PassReport(list(outcomes), delivery, self.store.deliveries(["pending"]))
+        undelivered = self.store.deliveries(["pending"]) + self.store.deliveries(["dead"], ids=delivery.dead)
+        return PassReport(list(outcomes), delivery, sorted(undelivered, key=lambda row: row.id))

@@ -98,14 +98,18 @@ class OutboxQueries(Database):
                 "UPDATE deliveries SET claimed_by = NULL, claimed_until = NULL WHERE claimed_by = ?", (owner,)
             ).rowcount
 
-    def deliveries(self, statuses: Sequence[str] = STATUSES, *, limit: int | None = None) -> list[DeliveryRow]:
-        """Deliveries in these statuses, newest first (all of them without ``limit``)."""
+    def deliveries(self, statuses: Sequence[str] = STATUSES, *, ids: Sequence[int] | None = None,
+                   limit: int | None = None) -> list[DeliveryRow]:
+        """Deliveries in these statuses (and among these ids), newest first (all without ``limit``)."""
+        where = f"d.status IN ({','.join('?' * len(statuses))})"
+        if ids is not None:
+            where += f" AND d.id IN ({','.join('?' * len(ids))})"
         rows = self._read(
             f"""SELECT d.id, a.kind, a.channel, d.target, a.title, d.status, d.attempts, d.last_error,
                        a.created, d.next_attempt, d.sent_at
                 FROM deliveries d JOIN alerts a ON a.id = d.alert_id
-                WHERE d.status IN ({','.join('?' * len(statuses))}) ORDER BY d.id DESC LIMIT ?""",
-            (*statuses, -1 if limit is None else limit),
+                WHERE {where} ORDER BY d.id DESC LIMIT ?""",
+            (*statuses, *(ids or ()), -1 if limit is None else limit),
         )
         return [DeliveryRow(*row) for row in rows]
 

@@ -1,0 +1,116 @@
+"""Feeds that misbehave: backoff with a cap, server hints, never giving up, one notice each way."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import monitor_env, query, run_monitor, write_config
+from content import ARTICLES, item_for, rss
+from monitor.schedule import next_poll_after_failure, next_poll_after_success, parse_retry_after
+
+
+def schedule(db) -> tuple[float, int, str]:
+    (next_check, last_checked, errors, error), = query(
+        db, "SELECT next_check, last_checked, errors, last_error FROM feeds WHERE name = 'f'")
+    return round((next_check - last_checked) / 60), errors, error
+
+
+def test_a_failing_feed_backs_off_exponentially_up_to_the_cap(site, tmp_path):
+    site.put("/f", "down", status=500)
+    config = write_config(tmp_path, [{"name": "f", "url": site.url("/f"), "interval": "10m"}],
+                          monitor='private_networks = true\nbackoff_max = "1h"\n')
+    minutes = []
+    for _ in range(5):
+        assert run_monitor("check", "--config", str(config)).code == 1
+        delay, errors, error = schedule(tmp_path / "monitor.db")
+        minutes.append(delay)
+    assert minutes == [10, 20, 40, 60, 60]
+    assert errors == 5 and "HTTP 500" in error
+    site.put("/f", rss("f", []), "application/rss+xml")
+    assert run_monitor("check", "--config", str(config)).code == 0
+    assert schedule(tmp_path / "monitor.db")[:2] == (10, 0)     # back to its interval, errors forgotten
+
+
+@pytest.mark.parametrize("headers,status,minutes", [
+    ({"Retry-After": "7200"}, 503, 120),
+    ({"Retry-After": "Wed, 21 Oct 2099 07:28:00 GMT"}, 429, 24 * 60),   # far future: capped at a day
+    ({"Cache-Control": "public, max-age=3600"}, 200, 60),
+    ({"Cache-Control": "max-age=60"}, 200, 10),                       # never more often than the interval
+])
+def test_server_hints_are_honoured(site, tmp_path, headers, status, minutes):
+    site.put("/f", rss("f", []) if status == 200 else "busy", "application/rss+xml", status=status, headers=headers)
+    config = write_config(tmp_path, [{"name": "f", "url": site.url("/f"), "interval": "10m"}])
+    run_monitor("check", "--config", str(config))
+    assert schedule(tmp_path / "monitor.db")[0] == minutes
+
+
+def test_rss_ttl_is_honoured(site, tmp_path):
+    site.put("/f", rss("f", []).replace("<description>test feed</description>",
+                                        "<description>test feed</description><ttl>90</ttl>"), "application/rss+xml")
+    config = write_config(tmp_path, [{"name": "f", "url": site.url("/f"), "interval": "10m"}])
+    run_monitor("check", "--config", str(config))
+    assert schedule(tmp_path / "monitor.db")[0] == 90
+
+
+def test_the_schedule_functions():
+    from datetime import datetime, timedelta, timezone
+    now = datetime(2026, 11, 22, 12, 0, tzinfo=timezone.utc)
+    ten = timedelta(minutes=10)
+    assert next_poll_after_success(now, ten, cache_control="no-cache, max-age=7200") == now + ten
+    assert next_poll_after_success(now, ten, ttl=timedelta(days=7)) == now + timedelta(days=1)
+    assert next_poll_after_failure(now, ten, 40, timedelta(hours=6)) == now + timedelta(hours=6)
+    assert next_poll_after_failure(now, timedelta(days=2), 3, timedelta(hours=6)) == now + timedelta(days=2)
+    assert parse_retry_after("Sun, 22 Nov 2026 11:00:00 GMT", now) == timedelta(0)
+    assert parse_retry_after("soon", now) is None
+
+
+def test_a_failing_feed_is_never_given_up_and_notices_go_out_once_each_way(site, webhook, tmp_path):
+    site.put("/f", "down", status=503)
+    good = site.put("/good", rss("g", [item_for(ARTICLES["en-chips"], site)]), "application/rss+xml")
+    config = write_config(
+        tmp_path,
+        [{"name": "f", "url": site.url("/f"), "interval": "1s"}, {"name": "g", "url": good, "interval": "1s"}],
+        channels={"hook": webhook.url()},
+        monitor='private_networks = true\nbackoff_max = "1s"\nnotice_after = 3\n',
+    )
+    daemon = subprocess.Popen([sys.executable, "-m", "monitor", "run", "--config", str(config)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=monitor_env())
+    try:
+        deadline = time.monotonic() + 60
+        while len(site.statuses("/f")) < 8 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert len(site.statuses("/f")) >= 8                      # still being tried, failure after failure
+        down = [m for m in webhook.received if "is failing" in m["title"]]
+        assert [m["title"] for m in down] == ["[monitor] feed f is failing"]
+        assert "has failed 3 times in a row" in down[0]["message"] and "HTTP 503" in down[0]["message"]
+        assert any(ARTICLES["en-chips"].title in m["title"] for m in webhook.received)   # the good feed went on
+
+        site.put("/f", rss("f", []), "application/rss+xml")
+        deadline = time.monotonic() + 30
+        while not any("works again" in m["title"] for m in webhook.received) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        polls = len(site.statuses("/f"))
+        while len(site.statuses("/f")) < polls + 3 and time.monotonic() < deadline + 30:
+            time.sleep(0.2)
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        _, stderr = daemon.communicate(timeout=60)
+    assert daemon.returncode == 0, stderr
+    notices = [m["title"] for m in webhook.received if m["title"].startswith("[monitor]")]
+    assert notices == ["[monitor] feed f is failing", "[monitor] feed f works again"]
+    assert "event=feed_recovered feed=f" in stderr
+    assert query(tmp_path / "monitor.db", "SELECT errors, notified FROM feeds WHERE name = 'f'") == [(0, 0)]
+
+
+def test_notices_can_be_switched_off(site, webhook, tmp_path):
+    site.put("/f", "down", status=500)
+    config = write_config(tmp_path, [{"name": "f", "url": site.url("/f")}], channels={"hook": webhook.url()},
+                          monitor="private_networks = true\nnotice_after = 0\n")
+    for _ in range(3):
+        run_monitor("check", "--config", str(config))
+    assert webhook.received == []
