@@ -12,10 +12,10 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Sequence
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
@@ -99,6 +99,8 @@ class _Rule(_Section):
     any: list[Term] = []
     all: list[Term] = []
     none: list[Term] = []
+    terms: dict[Language, list[Term]] = {}
+    query: Annotated[str, Field(min_length=1)] | None = None
     languages: list[Language] = []
     channels: list[Name] | None = None
 
@@ -126,6 +128,8 @@ class RuleConfig:
     none: tuple[str, ...] = ()
     languages: tuple[str, ...] = ()
     channels: tuple[str, ...] = ()   # resolved: never empty when channels exist
+    terms: dict[str, tuple[str, ...]] = field(default_factory=dict)   # language -> terms for it
+    query: str | None = None
 
 
 @dataclass(frozen=True)
@@ -146,6 +150,7 @@ class Settings:
     delivery_max_age: timedelta = timedelta(days=2)
     extract_timeout: timedelta = timedelta(seconds=20)
     warnings: tuple[str, ...] = ()
+    ruleset: Any = field(default=None, repr=False, compare=False)   # the rules, compiled (monitor.rules.RuleSet)
 
     @property
     def channels(self) -> tuple[str, ...]:
@@ -179,7 +184,15 @@ def load(path: Path | str, environ: dict[str, str] | None = None) -> Settings:
     problems.extend(_cross_checks(raw))
     channels = read_channels(raw.get("channels"), environ, path.resolve().parent)
     problems.extend(channels.problems)
-    if problems or parsed is None:
+    settings = None
+    if parsed is not None and not problems:
+        settings = _settings(path, parsed, channels.targets, environ.get("MONITOR_DATABASE"))
+        ruleset, faults = _compile_rules(settings.rules)
+    else:   # the schema is broken somewhere: still report every rule's own faults
+        ruleset, faults = None, [(i, key, message) for i, rule in enumerate(_loose_rules(raw))
+                                 for _, key, message in _compile_rules([rule])[1]]
+    problems.extend(f"{_where(('rules', i), raw)}.{key}: {message}" for i, key, message in faults)
+    if problems or settings is None:
         raise ConfigError(str(path), sorted(dict.fromkeys(problems), key=_key_order))
     warnings = []
     if channels.literal_secrets and path.stat().st_mode & 0o044:
@@ -187,11 +200,38 @@ def load(path: Path | str, environ: dict[str, str] | None = None) -> Settings:
             f"{path} holds channel secrets and other users can read it: chmod 600 it, "
             "or move the secrets to ${VARIABLES} or a channel '_file'"
         )
-    return _settings(path, parsed, channels.targets, environ.get("MONITOR_DATABASE"), tuple(warnings))
+    return replace(settings, ruleset=ruleset, warnings=tuple(warnings))
 
 
-def _settings(path: Path, parsed: _File, targets: list[ChannelTarget], database_override: str | None,
-              warnings: tuple[str, ...]) -> Settings:
+def _compile_rules(rules: Sequence[RuleConfig]) -> tuple[Any, list[tuple[int, str, str]]]:
+    """The compiled RuleSet, or the faults of the rules' terms and queries."""
+    from monitor.rules import RuleSet, RulesError
+
+    try:
+        return RuleSet(rules), []
+    except RulesError as exc:
+        return None, exc.problems
+
+
+def _loose_rules(raw: dict) -> list[RuleConfig]:
+    """Rules read leniently from a config that failed validation, to report their own faults too."""
+    def strings(value) -> tuple[str, ...]:
+        return tuple(v for v in value if isinstance(v, str) and v.strip()) if isinstance(value, list) else ()
+
+    loose = []
+    for rule in raw.get("rules") if isinstance(raw.get("rules"), list) else []:
+        rule = rule if isinstance(rule, dict) else {}
+        terms = rule.get("terms") if isinstance(rule.get("terms"), dict) else {}
+        query = rule.get("query")
+        loose.append(RuleConfig(
+            name=str(rule.get("name", "")), any=strings(rule.get("any")), all=strings(rule.get("all")),
+            none=strings(rule.get("none")), terms={str(k): strings(v) for k, v in terms.items()},
+            query=query if isinstance(query, str) and query.strip() else None,
+        ))
+    return loose
+
+
+def _settings(path: Path, parsed: _File, targets: list[ChannelTarget], database_override: str | None) -> Settings:
     m = parsed.monitor
     channel_names = tuple(dict.fromkeys(t.channel for t in targets))
     if database_override:
@@ -219,6 +259,8 @@ def _settings(path: Path, parsed: _File, targets: list[ChannelTarget], database_
                 none=tuple(r.none),
                 languages=tuple(r.languages),
                 channels=tuple(r.channels) if r.channels else channel_names,
+                terms={lang: tuple(items) for lang, items in r.terms.items()},
+                query=r.query,
             )
             for r in parsed.rules
         ),
@@ -228,7 +270,6 @@ def _settings(path: Path, parsed: _File, targets: list[ChannelTarget], database_
         delivery_attempts=m.delivery_attempts,
         delivery_max_age=m.delivery_max_age,
         extract_timeout=m.extract_timeout,
-        warnings=warnings,
     )
 
 
@@ -291,8 +332,8 @@ def _cross_checks(raw: dict) -> list[str]:
         if not isinstance(rule, dict):
             continue
         where = _where(("rules", i), raw)
-        if not rule.get("any") and not rule.get("all"):
-            problems.append(f"{where}: a rule needs at least one term in 'any' or 'all'")
+        if not any(rule.get(key) for key in ("any", "all", "terms", "query")):
+            problems.append(f"{where}: a rule needs terms: 'any', 'all', 'terms' or a 'query'")
         named = rule.get("channels")
         if isinstance(named, list):
             for name in named:

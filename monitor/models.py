@@ -34,6 +34,8 @@ class Hit:
 
     term: str
     snippet: str
+    field: str = "text"                  # "title" or "text"
+    mark: tuple[int, int] | None = None  # where the term is in the snippet
 
 
 @dataclass(frozen=True)

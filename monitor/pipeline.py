@@ -38,7 +38,6 @@ from monitor.logs import kv
 from monitor.models import Alert, Article, Entry
 from monitor.notify import Notifier
 from monitor.render import alert_text, feed_down_text, feed_up_text
-from monitor.rules import RuleSet
 from monitor.schedule import next_poll_after_failure, next_poll_after_success
 from monitor.store import DeliveryRow, Store
 from monitor.workers import CpuPool, WorkerError
@@ -79,7 +78,7 @@ class Pipeline:
         self.client = client
         self.notifier = notifier
         self.cpu = cpu
-        self.rules = RuleSet(settings.rules)
+        self.rules = settings.ruleset
         owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.crash = crash
         self.sender = Sender(store, notifier, owner, attempts=settings.delivery_attempts,

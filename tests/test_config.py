@@ -59,7 +59,7 @@ def test_every_fault_is_reported_at_once_with_file_and_key(tmp_path):
         'rules[0] "export".any[1]: must not be empty',
         "rules[0] \"export\".channels: unknown channel 'pager'",
         'rules[1] "export".name: duplicate name',
-        "rules[1] \"export\": a rule needs at least one term in 'any' or 'all'",
+        "rules[1] \"export\": a rule needs terms: 'any', 'all', 'terms' or a 'query'",
         "channels.chat: environment variable NO_SUCH_VARIABLE_FOR_MONITOR is not set",
         "channels.mail[0]: apprise does not accept this URL",
         "channels.mail[1]: must be an apprise URL",

@@ -82,9 +82,9 @@ def test_evidence_names_each_term_with_its_context():
 def test_snippet_cuts_at_words_and_marks_the_cut():
     text = "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda"
     start = text.index("epsilon")
-    piece = snippet(text, start, start + len("epsilon"), context=12)
+    piece, mark_start, mark_end = snippet(text, start, start + len("epsilon"), context=12)
     assert piece.startswith("…") and piece.endswith("…")
-    assert "epsilon" in piece
+    assert piece[mark_start:mark_end] == "epsilon"
     assert all(word in text.split() for word in piece.strip("…").split())
 
 

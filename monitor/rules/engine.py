@@ -1,0 +1,338 @@
+"""Rules x article -> verdicts. Pure: no I/O, no clock.
+
+Every literal term of every rule goes into one Aho-Corasick automaton per
+language (the terms for every language, plus those listed for that
+language), built once when the config loads. An article's title and text are
+folded once and run through its language's automaton once; each raw hit is
+then checked (word boundaries, accents the user wrote, {Case}). Rules are
+evaluated on the set of terms found, never by looping over their terms in
+the text. Regular-expression terms are searched only when a rule asks, with
+a time limit.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Iterable, Sequence
+
+import ahocorasick
+
+from monitor.models import Article, Hit, Match
+from monitor.rules.normalize import Folded
+from monitor.rules.query import And, Atom, Near, Node, Not, Or, QueryError, atoms, parse_query
+from monitor.rules.terms import Term, TermError, parse_term
+
+if TYPE_CHECKING:
+    from monitor.config import RuleConfig
+
+SNIPPET_CONTEXT = 60
+_CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_WORDS = re.compile(f"[{_CJK}]|[^\\W_{_CJK}]+")
+
+
+class RulesError(ValueError):
+    """Faults in the rules, each ``(rule index, key, message)``."""
+
+    def __init__(self, problems: list[tuple[int, str, str]]):
+        self.problems = problems
+        super().__init__("; ".join(f"rules[{i}].{key}: {message}" for i, key, message in problems))
+
+
+@dataclass(frozen=True)
+class Occurrence:
+    field: str   # "title" or "text"
+    start: int   # in that field as written (NFKC)
+    end: int
+
+
+@dataclass(frozen=True)
+class CompiledRule:
+    name: str
+    languages: frozenset[str]
+    channels: tuple[str, ...]
+    any: tuple[int, ...]
+    by_language: dict[str, tuple[int, ...]]
+    all: tuple[int, ...]
+    none: tuple[int, ...]
+    query: Node | None
+    filterable: bool   # it cannot match unless one of its positive terms occurs
+
+
+@dataclass
+class Verdict:
+    rule: str
+    matched: bool
+    language: str | None
+    reasons: list[str] = field(default_factory=list)   # why it did not match
+    hits: list[Hit] = field(default_factory=list)      # the evidence
+
+
+class RuleSet:
+    """The configured rules, compiled once. Raises RulesError listing every fault."""
+
+    def __init__(self, rules: Sequence["RuleConfig"]):
+        self.terms: list[Term] = []
+        self._ids: dict[str, int] = {}
+        problems: list[tuple[int, str, str]] = []
+        compiled = [self._compile(i, rule, problems) for i, rule in enumerate(rules)]
+        if problems:
+            raise RulesError(problems)
+        self.rules: tuple[CompiledRule, ...] = tuple(compiled)
+        self._automata = self._build_automata()
+        positive = {t for r in self.rules for t in _positive_terms(r, self._ids)}
+        self._prefilter = None if not all(r.filterable for r in self.rules) else _automaton(
+            (tid, self.terms[tid]) for tid in positive)
+
+    # compiling ---------------------------------------------------------------
+
+    def _term(self, raw: str) -> int:
+        key = raw.strip()
+        if key not in self._ids:
+            self._ids[key] = len(self.terms)
+            self.terms.append(parse_term(key))
+        return self._ids[key]
+
+    def _terms(self, index: int, key: str, items: Iterable[str], problems: list) -> tuple[int, ...]:
+        ids = []
+        for n, raw in enumerate(items):
+            try:
+                ids.append(self._term(raw))
+            except TermError as exc:
+                problems.append((index, f"{key}[{n}]", str(exc)))
+        return tuple(dict.fromkeys(ids))
+
+    def _compile(self, index: int, rule: "RuleConfig", problems: list) -> CompiledRule:
+        query = None
+        if rule.query:
+            try:
+                query = parse_query(rule.query)
+                for atom, _ in atoms(query):
+                    self._ids.setdefault(atom.term.text, len(self.terms))
+                    if self._ids[atom.term.text] == len(self.terms):
+                        self.terms.append(atom.term)
+            except QueryError as exc:
+                problems.append((index, "query", str(exc)))
+        compiled = CompiledRule(
+            name=rule.name,
+            languages=frozenset(rule.languages),
+            channels=rule.channels,
+            any=self._terms(index, "any", rule.any, problems),
+            by_language={lang: self._terms(index, f"terms.{lang}", items, problems)
+                         for lang, items in rule.terms.items()},
+            all=self._terms(index, "all", rule.all, problems),
+            none=self._terms(index, "none", rule.none, problems),
+            query=query,
+            filterable=True,
+        )
+        filterable = bool(compiled.any or compiled.by_language or compiled.all) or (
+            query is not None and not _truth(query, _Nothing(), self._ids))
+        positive = _positive_terms(compiled, self._ids)
+        filterable = filterable and all(not self.terms[t].is_regex for t in positive)
+        return CompiledRule(**{**compiled.__dict__, "filterable": filterable})
+
+    def _build_automata(self) -> dict[str | None, ahocorasick.Automaton]:
+        everywhere: set[int] = set()
+        per_language: dict[str, set[int]] = defaultdict(set)
+        for rule in self.rules:
+            everywhere.update(rule.any + rule.all + rule.none)
+            if rule.query is not None:
+                everywhere.update(self._ids[a.term.text] for a, _ in atoms(rule.query))
+            for lang, ids in rule.by_language.items():
+                per_language[lang].update(ids)
+        automata = {None: _automaton((t, self.terms[t]) for t in everywhere)}
+        for lang, ids in per_language.items():
+            automata[lang] = _automaton((t, self.terms[t]) for t in everywhere | ids)
+        return automata
+
+    # matching ----------------------------------------------------------------
+
+    def match(self, article: Article) -> list[Match]:
+        doc = _Document(self, article)
+        verdicts = (self._evaluate(rule, doc) for rule in self.rules)
+        return [Match(v.rule, tuple(v.hits)) for v in verdicts if v.matched]
+
+    def explain(self, article: Article) -> list[Verdict]:
+        doc = _Document(self, article)
+        return [self._evaluate(rule, doc) for rule in self.rules]
+
+    def channels_for(self, matches: Iterable[Match]) -> tuple[str, ...]:
+        by_name = {rule.name: rule for rule in self.rules}
+        return tuple(dict.fromkeys(ch for m in matches for ch in by_name[m.rule].channels))
+
+    def could_match(self, text: str) -> bool:
+        """False only when no rule can match a text of which ``text`` is a superset (a whole page)."""
+        if self._prefilter is None:
+            return True
+        doc = Folded.of(text)
+        for end, entries in self._prefilter.iter(doc.folded):
+            for term_id, variant_index in entries:
+                term = self.terms[term_id]
+                variant = term.variants[variant_index]
+                if term.check(variant, doc, end - len(variant.key) + 1, end + 1):
+                    return True
+        return False
+
+    def _evaluate(self, rule: CompiledRule, doc: "_Document") -> Verdict:
+        verdict = Verdict(rule.name, False, doc.language)
+        if rule.languages and doc.language not in rule.languages:
+            wanted = ", ".join(sorted(rule.languages))
+            verdict.reasons.append(f"languages: the article is in {doc.language or 'an unknown language'}; "
+                                   f"the rule wants {wanted}")
+            return verdict
+        for tid in rule.none:
+            if doc.found(tid):
+                verdict.reasons.append(f"none: {self.terms[tid].text!r} occurs: {doc.snippet(doc.found(tid)[0])}")
+        evidence = []
+        for tid in rule.all:
+            if doc.found(tid):
+                evidence.append(tid)
+            else:
+                verdict.reasons.append(f"all: {self.terms[tid].text!r} does not occur")
+        if rule.any or rule.by_language:
+            local = rule.by_language.get(doc.language or "", ())
+            candidates = tuple(dict.fromkeys(rule.any + local))
+            found = [tid for tid in candidates if doc.found(tid)]
+            evidence = found + evidence
+            if not candidates:
+                verdict.reasons.append(f"terms: the rule lists none for {doc.language or 'an unknown language'}")
+            elif not found:
+                listed = f"{len(rule.any)} for every language" + (f", {len(local)} for {doc.language}" if local else "")
+                verdict.reasons.append(f"any: none of its terms occurs ({listed})")
+        if rule.query is not None:
+            if _truth(rule.query, doc, self._ids):
+                evidence += [self._ids[a.term.text] for a, positive in atoms(rule.query)
+                             if positive and doc.found(self._ids[a.term.text], a.field)]
+            else:
+                present = [a.term.text for a, _ in atoms(rule.query) if doc.found(self._ids[a.term.text], a.field)]
+                verdict.reasons.append("query: does not hold" + (f" (present: {', '.join(present)})" if present
+                                                                 else " (none of its terms occurs)"))
+        if not verdict.reasons:
+            verdict.matched = True
+            verdict.hits = [doc.hit(self.terms[tid].text, doc.found(tid)[0]) for tid in dict.fromkeys(evidence)]
+        return verdict
+
+
+class _Document:
+    """An article as the rules see it: both fields folded, each term's occurrences found once."""
+
+    def __init__(self, ruleset: RuleSet, article: Article):
+        self.terms = ruleset.terms
+        self.language = article.language
+        self.fields = {"title": Folded.of(article.title), "text": Folded.of(article.text)}
+        self._found: dict[int, list[Occurrence]] = defaultdict(list)
+        self._searched: set[int] = set()
+        self._words: dict[str, list[int]] = {}
+        automaton = ruleset._automata.get(article.language, ruleset._automata[None])
+        if len(automaton) == 0:
+            return
+        for name, doc in self.fields.items():
+            for end, entries in automaton.iter(doc.folded):
+                for term_id, variant_index in entries:
+                    term = self.terms[term_id]
+                    variant = term.variants[variant_index]
+                    start = end - len(variant.key) + 1
+                    if term.check(variant, doc, start, end + 1):
+                        self._found[term_id].append(Occurrence(name, *doc.span(start, end + 1)))
+
+    def found(self, term_id: int, field: str | None = None) -> list[Occurrence]:
+        term = self.terms[term_id]
+        if term.is_regex and term_id not in self._searched:
+            self._searched.add(term_id)
+            for name, doc in self.fields.items():
+                self._found[term_id] += [Occurrence(name, s, e) for s, e in term.search(doc.original)]
+        occurrences = self._found.get(term_id, [])
+        return occurrences if field is None else [o for o in occurrences if o.field == field]
+
+    def words(self, occurrence: Occurrence) -> tuple[int, int]:
+        """The first and last word of an occurrence, counted in its field."""
+        if occurrence.field not in self._words:
+            self._words[occurrence.field] = [m.start() for m in _WORDS.finditer(self.fields[occurrence.field].original)]
+        starts = self._words[occurrence.field]
+        return (max(bisect.bisect_right(starts, occurrence.start) - 1, 0),
+                max(bisect.bisect_left(starts, occurrence.end) - 1, 0))
+
+    def snippet(self, occurrence: Occurrence) -> str:
+        return snippet(self.fields[occurrence.field].original, occurrence.start, occurrence.end)[0]
+
+    def hit(self, term: str, occurrence: Occurrence) -> Hit:
+        text, start, end = snippet(self.fields[occurrence.field].original, occurrence.start, occurrence.end)
+        return Hit(term, text, occurrence.field, (start, end))
+
+
+class _Nothing:
+    """A document in which no term occurs: to ask whether a query can hold without any."""
+
+    def found(self, term_id: int, field: str | None = None) -> list[Occurrence]:
+        return []
+
+
+def _truth(node: Node, doc, ids: dict[str, int]) -> bool:
+    if isinstance(node, Atom):
+        return bool(doc.found(ids[node.term.text], node.field))
+    if isinstance(node, Not):
+        return not _truth(node.node, doc, ids)
+    if isinstance(node, And):
+        return all(_truth(n, doc, ids) for n in node.nodes)
+    if isinstance(node, Or):
+        return any(_truth(n, doc, ids) for n in node.nodes)
+    return bool(_spans(node, doc, ids))
+
+
+def _spans(node: Node, doc: _Document, ids: dict[str, int]) -> list[Occurrence]:
+    if isinstance(node, Atom):
+        return doc.found(ids[node.term.text], node.field)
+    if isinstance(node, Or):
+        return [o for n in node.nodes for o in _spans(n, doc, ids)]
+    assert isinstance(node, Near)
+    near = []
+    for left in _spans(node.left, doc, ids):
+        first = doc.words(left)
+        for right in _spans(node.right, doc, ids):
+            if right.field != left.field:
+                continue
+            second = doc.words(right)
+            between = max(second[0] - first[1], first[0] - second[1]) - 1
+            if between <= node.distance:
+                near.append(Occurrence(left.field, min(left.start, right.start), max(left.end, right.end)))
+    return near
+
+
+def _positive_terms(rule: CompiledRule, ids: dict[str, int]) -> set[int]:
+    positive = set(rule.any + rule.all) | {t for group in rule.by_language.values() for t in group}
+    if rule.query is not None:
+        positive |= {ids[a.term.text] for a, is_positive in atoms(rule.query) if is_positive}
+    return positive
+
+
+def _automaton(terms: Iterable[tuple[int, Term]]) -> ahocorasick.Automaton:
+    entries: dict[str, list[tuple[int, int]]] = defaultdict(list)
+    for term_id, term in terms:
+        for index, variant in enumerate(term.variants):
+            entries[variant.key].append((term_id, index))
+    automaton = ahocorasick.Automaton()
+    for key, values in entries.items():
+        automaton.add_word(key, tuple(values))
+    if entries:
+        automaton.make_automaton()
+    return automaton
+
+
+def snippet(text: str, start: int, end: int, context: int = SNIPPET_CONTEXT) -> tuple[str, int, int]:
+    """The hit with about ``context`` characters either side, cut at spaces; and where the hit is in it."""
+    left = max(0, start - context)
+    right = min(len(text), end + context)
+    if left > 0:
+        space = text.find(" ", left, start)
+        left = space + 1 if space != -1 else left
+    if right < len(text):
+        space = text.rfind(" ", end, right)
+        right = space if space != -1 else right
+    before = " ".join(text[left:start].split())
+    middle = " ".join(text[start:end].split())
+    after = " ".join(text[end:right].split())
+    prefix = ("…" if left > 0 else "") + before + (" " if before and text[start - 1].isspace() else "")
+    suffix = (" " if after and text[end].isspace() else "") + after + ("…" if right < len(text) else "")
+    return prefix + middle + suffix, len(prefix), len(prefix) + len(middle)
