@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import re
 import sys
 from contextlib import asynccontextmanager
 from datetime import datetime, timezone
@@ -242,6 +243,83 @@ def retry(config_path: Path | None, ids: tuple[int, ...]) -> None:
     finally:
         store.close()
     click.echo(f"{count} dead deliveries queued again" + ("" if count else " (none were dead)"))
+
+
+def _color(choice: bool | None) -> bool:
+    return sys.stdout.isatty() if choice is None else choice
+
+
+def _known_rule(settings: Settings, name: str | None) -> None:
+    names = [rule.name for rule in settings.rules]
+    if name is not None and name not in names:
+        _fail(EXIT_CONFIG, f"no rule named {name!r} in {settings.path} (rules: {', '.join(names) or 'none'})")
+
+
+@cli.command()
+@_config_option
+@click.argument("source")
+@click.option("--rule", "rule_name", help="Only this rule.")
+@click.option("--language", type=click.STRING, help="Take the article to be in this language (ISO 639-1).")
+@click.option("--color/--no-color", default=None, help="Colour. Default: on a terminal only.")
+def explain(config_path: Path | None, source: str, rule_name: str | None, language: str | None,
+            color: bool | None) -> None:
+    """Show how the rules judge one page: SOURCE is a URL or a file (HTML or plain text)."""
+    from monitor import ruletools
+
+    settings = _load(config_path)
+    _known_rule(settings, rule_name)
+    if language is not None and not re.fullmatch(r"[a-z]{2}", language):
+        _fail(EXIT_CONFIG, f"--language: {language!r} is not a bare ISO 639-1 code such as 'en'")
+    charset = None
+    loaded = ruletools.load_source(source)
+    if loaded is None:
+        if not source.startswith(("http://", "https://")):
+            _fail(EXIT_CONFIG, f"{source}: no such file, and not an http(s) URL")
+        response = asyncio.run(_fetch(settings, source))
+        loaded, charset = (response.body, response.url), response.charset
+    reading = ruletools.read(loaded[0], loaded[1], charset=charset, forced_language=language)
+    verdicts = ruletools.explain(settings.ruleset, reading, rule_name)
+    for line in ruletools.render_explanation(reading, verdicts, _color(color)):
+        click.echo(line, color=_color(color))
+
+
+async def _fetch(settings: Settings, url: str):
+    from monitor.errors import FetchError
+    from monitor.fetch import HttpClient, Limits
+
+    async with HttpClient(user_agent=settings.user_agent, private_networks=True,
+                          limits=Limits(timeout=settings.timeout.total_seconds())) as client:
+        try:
+            return await client.get(url, trusted=True)
+        except FetchError as exc:
+            _fail(EXIT_FAILED, f"cannot fetch {url}: {exc.reason}")
+
+
+@cli.command()
+@_config_option
+@click.option("--rule", "rule_name", help="Only this rule.")
+@click.option("--since", default="30d", show_default=True, help="Articles first seen this long ago or less.")
+@click.option("--color/--no-color", default=None, help="Colour. Default: on a terminal only.")
+def backtest(config_path: Path | None, rule_name: str | None, since: str, color: bool | None) -> None:
+    """Run the current rules over the articles kept in the database: what would change?"""
+    from monitor import ruletools
+
+    settings = _load(config_path)
+    names = {rule.name for rule in settings.rules}
+    try:
+        period = config_module.parse_duration(since)
+    except ValueError as exc:
+        _fail(EXIT_CONFIG, f"--since: {exc}")
+    start = utcnow() - period
+    store = _open_store(settings)
+    try:
+        count, changes = ruletools.backtest(store, settings.ruleset, start, rule_name)
+    finally:
+        store.close()
+    if rule_name is not None and rule_name not in names and not changes:
+        _known_rule(settings, rule_name)
+    for line in ruletools.render_backtest(count, start, changes, _color(color)):
+        click.echo(line, color=_color(color))
 
 
 def _duration(delta) -> str:

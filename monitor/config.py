@@ -85,6 +85,7 @@ class _Monitor(_Section):
     delivery_attempts: Annotated[int, Field(ge=1)] = 10
     delivery_max_age: Duration = timedelta(days=2)
     extract_timeout: Duration = timedelta(seconds=20)
+    keep_text: Duration = timedelta(days=30)
 
 
 class _Feed(_Section):
@@ -149,6 +150,7 @@ class Settings:
     delivery_attempts: int = 10
     delivery_max_age: timedelta = timedelta(days=2)
     extract_timeout: timedelta = timedelta(seconds=20)
+    keep_text: timedelta = timedelta(days=30)
     warnings: tuple[str, ...] = ()
     ruleset: Any = field(default=None, repr=False, compare=False)   # the rules, compiled (monitor.rules.RuleSet)
 
@@ -270,6 +272,7 @@ def _settings(path: Path, parsed: _File, targets: list[ChannelTarget], database_
         delivery_attempts=m.delivery_attempts,
         delivery_max_age=m.delivery_max_age,
         extract_timeout=m.extract_timeout,
+        keep_text=m.keep_text,
     )
 
 

@@ -57,6 +57,8 @@ class Daemon:
             self._tick, IntervalTrigger(seconds=self.tick), id="tick",
             next_run_time=datetime.now(timezone.utc), max_instances=1, coalesce=True, misfire_grace_time=None,
         )
+        scheduler.add_job(self._prune, IntervalTrigger(hours=1), id="prune",
+                          next_run_time=datetime.now(timezone.utc), max_instances=1, coalesce=True)
         scheduler.start()
         log.info(kv("daemon_started", feeds=len(self._feeds), rules=len(self.pipeline.settings.rules)))
         self.systemd.send("READY=1", f"STATUS=watching {len(self._feeds)} feeds")
@@ -84,6 +86,12 @@ class Daemon:
         if interval and time.monotonic() - self._last_ping >= interval / 4:
             self.systemd.send("WATCHDOG=1")
             self._last_ping = time.monotonic()
+
+    async def _prune(self) -> None:
+        try:
+            self.pipeline.prune(self.clock())
+        except MonitorError as exc:
+            log.error(kv("prune_failed", error=str(exc)))
 
     def _dispatch(self) -> None:
         now = self.clock()

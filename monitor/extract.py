@@ -94,9 +94,12 @@ class LanguageDetector:
         self._factory.load_profile(PROFILES_DIRECTORY)
         self._factory.set_seed(seed)
 
-    def detect(self, text: str, hint: str | None = None) -> Language:
+    def detect(self, text: str, *fallbacks: str | None) -> Language:
+        """The text's language if detection is sure of it; else the first of ``fallbacks``
+        that is given (the feed's declared language, then the page's <html lang>)."""
         from langdetect.lang_detect_exception import LangDetectException
 
+        hint = next((code for code in fallbacks if code), None)
         sample = text[:DETECT_CHARS]
         letters = sum(ch.isalpha() for ch in sample)
         if letters >= MIN_LETTERS:
@@ -156,7 +159,17 @@ def read_page(
     source = "page"
     if not text or len(text) < len(summary):
         text, source = summary, "feed"
-    return text, source, detector.detect(f"{title}\n{text}", hint)
+    return text, source, detector.detect(f"{title}\n{text}", hint, page_language(body))
+
+
+_HTML_LANG = re.compile(rb"<html\b[^>]*?\blang\s*=\s*[\"']?([A-Za-z]{2,3})(?:[-_][A-Za-z0-9]+)*[\"'\s>/]", re.I)
+
+
+def page_language(body: bytes) -> str | None:
+    """The language a page declares in ``<html lang>``, as a bare code."""
+    found = _HTML_LANG.search(body[:20000])
+    code = found.group(1).decode("ascii").lower() if found else None
+    return code if code and len(code) == 2 else None
 
 
 def read_summary(detector: LanguageDetector, title: str, summary: str, hint: str | None) -> Language:

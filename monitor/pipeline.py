@@ -230,6 +230,12 @@ class Pipeline:
             language = Language(hint, 0.0, False)
         return entry.summary, "feed", language
 
+    def prune(self, now: datetime) -> None:
+        """Forget the texts older than ``keep_text`` (the articles' records stay)."""
+        count = self.store.prune_text(now - self.settings.keep_text)
+        if count:
+            log.info(kv("texts_pruned", articles=count))
+
     # a whole pass ------------------------------------------------------------
 
     async def check(self, clock: Callable[[], datetime]) -> PassReport:
@@ -237,5 +243,6 @@ class Pipeline:
         now = clock()
         outcomes = await asyncio.gather(*(self.poll(feed, now) for feed in self.settings.feeds))
         delivery = await self.sender.deliver(clock, everything=True)
+        self.prune(clock())
         undelivered = self.store.deliveries(["pending"]) + self.store.deliveries(["dead"], ids=delivery.dead)
         return PassReport(list(outcomes), delivery, sorted(undelivered, key=lambda row: row.id))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import zlib
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Iterable, Sequence
@@ -31,6 +32,19 @@ def insert_alert(db: sqlite3.Connection, alert: Alert, now: datetime, *,
         "INSERT INTO deliveries (alert_id, target, next_attempt) VALUES (?, ?, ?)",
         [(alert_id, target, ts(now)) for target in alert.targets],
     )
+
+
+@dataclass(frozen=True)
+class StoredArticle:
+    id: int
+    url: str
+    feed: str
+    title: str
+    published: float
+    language: str | None
+    language_confidence: float
+    text: str
+    rules: frozenset[str]   # the rules it matched when it was read
 
 
 class FeedQueries(Database):
@@ -141,13 +155,14 @@ class FeedQueries(Database):
                 return False
             row = db.execute(
                 """INSERT INTO articles (url, feed, title, published, first_seen, status,
-                                         language, language_confidence, text_source)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (url) DO NOTHING RETURNING id""",
+                                         language, language_confidence, text_source, text)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (url) DO NOTHING RETURNING id""",
                 (
                     url, entry.feed, entry.title, ts(published), ts(now), status,
                     article.language if article else None,
                     article.language_confidence if article else None,
                     text_source,
+                    zlib.compress(article.text.encode("utf-8"), 6) if article else None,
                 ),
             ).fetchone()
             fresh = row is not None
@@ -164,3 +179,24 @@ class FeedQueries(Database):
             for alert in alerts:
                 insert_alert(db, alert, now, article_id=article_id)
             return True
+
+    def prune_text(self, before: datetime) -> int:
+        """Forget the text of articles first seen before ``before``; their records stay."""
+        with self._write() as db:
+            return db.execute(
+                "UPDATE articles SET text = NULL WHERE text IS NOT NULL AND first_seen < ?", (ts(before),)
+            ).rowcount
+
+    def stored_articles(self, since: datetime) -> list[StoredArticle]:
+        """Articles first seen since ``since`` whose text is still kept, with the rules they matched."""
+        rows = self._read(
+            """SELECT a.id, a.url, a.feed, a.title, a.published, a.language, a.language_confidence, a.text,
+                      (SELECT group_concat(rule, char(31)) FROM matches m WHERE m.article_id = a.id)
+               FROM articles a WHERE a.text IS NOT NULL AND a.first_seen >= ? ORDER BY a.first_seen""",
+            (ts(since),),
+        )
+        return [
+            StoredArticle(id, url, feed, title, published, language, confidence or 0.0,
+                          zlib.decompress(text).decode("utf-8"), frozenset(rules.split(chr(31)) if rules else ()))
+            for id, url, feed, title, published, language, confidence, text, rules in rows
+        ]

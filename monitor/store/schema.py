@@ -110,7 +110,19 @@ def _v2(db: sqlite3.Connection) -> None:
     )
 
 
+def _v3(db: sqlite3.Connection) -> None:
+    """The article's text, zlib-compressed, kept for a while so that rules can be tried on it again."""
+    _script(
+        db,
+        """
+        ALTER TABLE articles ADD COLUMN text BLOB;
+        CREATE INDEX articles_first_seen ON articles (first_seen)
+        """,
+    )
+
+
 MIGRATIONS = (
     (1, "initial schema", _v1),
     (2, "feed notices", _v2),
+    (3, "article text", _v3),
 )
