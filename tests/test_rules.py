@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from monitor.config import RuleConfig
+from monitor.config import RuleConfig, load
+from monitor.errors import ConfigError
 from monitor.models import Article
 from monitor.rules import RuleSet, snippet
 
@@ -92,3 +93,154 @@ def test_channels_of_matches_in_rule_order():
     rules = RuleSet([RuleConfig("a", any=("x",), channels=("mail",)), RuleConfig("b", any=("y",), channels=("chat", "mail"))])
     found = rules.match(Article("", "x y", "en", 1.0))
     assert rules.channels_for(found) == ("mail", "chat")
+
+
+# --- the rule language -------------------------------------------------------------------------
+
+def rule_matches(text: str, *, title: str = "", language: str | None = "en", **rule) -> bool:
+    fields = {k: (tuple(v) if isinstance(v, list) else v) for k, v in rule.items()}
+    rules = RuleSet([RuleConfig(name="r", channels=("c",), **fields)])
+    return bool(rules.match(Article(title, text, language, 1.0)))
+
+
+@pytest.mark.parametrize("query,text,expected", [
+    ("Huawei AND ban", "Germany will ban Huawei parts", True),
+    ("Huawei AND ban", "Huawei phones are popular", False),
+    ("Huawei ban", "a ban on Huawei", True),                                   # side by side means AND
+    ("Huawei OR ZTE", "ZTE equipment", True),
+    ("Huawei AND NOT review", "Huawei review: the Mate 70", False),
+    ("Huawei NOT review", "Huawei review", False),
+    ("NOT review", "nothing at all", True),
+    ("(Huawei OR ZTE) AND (ban OR sanctions)", "sanctions on ZTE", True),
+    ("(Huawei OR ZTE) AND (ban OR sanctions)", "ZTE results", False),
+    ("a OR b AND NOT c", "a c", True),                                          # OR binds loosest
+    ("a OR b AND NOT c", "b c", False),
+    ('"export controls"', "new export-controls on chips", True),
+    ('"export controls"', "export of controls", False),
+    ("Exportkontroll*", "strengere Exportkontrollen", True),
+    ("Exportkontroll*", "die Exportkontrolle", True),
+    ("*kontrollen", "Technologieexportkontrollen", True),
+    ("*kontrollen", "Kontrollen", True),
+    ("sanction* NEAR/3 Huawei", "sanctions imposed on Huawei", True),
+    ("sanction* NEAR/3 Huawei", "sanctions were imposed last year on the company Huawei", False),
+    ('Huawei NEAR/2 (ban OR banned)', "Huawei was banned", True),
+    ('"Entity List" NEAR/5 (added OR adds)', "added fourteen companies to the Entity List", True),
+    ("title:Huawei", "Huawei in the text only", False),
+    ("text:Huawei", "Huawei in the text", True),
+    ("title:(Huawei OR ZTE) AND ban", "a ban", False),
+])
+def test_queries(query, text, expected):
+    assert rule_matches(text, query=query) is expected
+
+
+def test_field_prefixes():
+    assert rule_matches("nothing", title="Huawei banned", query="title:Huawei AND title:banned")
+    assert not rule_matches("Huawei banned", title="nothing", query="title:Huawei")
+
+
+def test_terms_per_language_apply_to_their_language_only():
+    rule = {"terms": {"de": ("Exportkontrollen",), "nl": ("exportcontroles",)}, "any": ("export controls",)}
+    assert rule_matches("Neue Exportkontrollen", language="de", **rule)
+    assert not rule_matches("Neue Exportkontrollen", language="nl", **rule)
+    assert rule_matches("nieuwe exportcontroles", language="nl", **rule)
+    assert rule_matches("new export controls", language="fr", **rule)        # any: every language
+    assert not rule_matches("Neue Exportkontrollen", language=None, **rule)
+
+
+@pytest.mark.parametrize("term,text,expected", [
+    ("{BIS}", "the BIS added firms", True),
+    ("{BIS}", "bis Ende des Jahres", False),
+    ("{US}", "the US Commerce Department", True),
+    ("{US}", "let us go", False),
+    ("BIS", "bis Ende des Jahres", True),          # without braces: case-insensitive
+    ("contrôles", "les controles à l'exportation", True),
+    ("contrôles", "les contrôles", True),
+    ("contrôles", "les contröles", False),         # an accent the user wrote must not be another one
+    ("controles", "les contrôles", True),          # no accent written: any accent
+    ("Maßnahmen", "neue Massnahmen", True),
+    ("Massnahmen", "neue Maßnahmen", True),
+    ("sanción", "la sancion", True),
+    ("export controls", "export\u00a0controls", True),
+    ("Exportkontrollen", "Export\u00adkon\u00adtrollen", True),
+    ("Entity-Liste", "auf die Entity Liste", True),
+    ("l'exportation", "à l’exportation", True),
+    ("BIS", "ＢＩＳ", True),                        # NFKC: full-width letters
+    ("Łódź", "w Lodzi i Łodzi", False),
+    ("H20", "英伟达H20芯片", True),                  # Latin next to Chinese is a boundary
+    ("出口管制", "美国扩大对华芯片出口管制措施", True),    # no spaces: no word boundaries
+    ("实体清单", "列入实体清单。", True),
+])
+def test_normalisation_case_and_compounds(term, text, expected):
+    assert rule_matches(text, any=[term]) is expected
+
+
+def test_regex_terms():
+    assert rule_matches("an embargo on arms", any=["/(?<!sin )embargo/"])
+    assert not rule_matches("sin embargo, el gobierno", any=["/(?<!sin )embargo/"])
+    assert rule_matches("Die BIS-Liste", any=["{/\\bBIS\\b/}"])
+    assert not rule_matches("bis morgen", any=["{/\\bBIS\\b/}"])
+
+
+def test_a_runaway_regex_gives_up_instead_of_hanging():
+    text = "x" * 20_000
+    # catastrophic backtracking: unbounded, this search would run for ages
+    assert not rule_matches(text, any=["/(x+x+)+y/"])
+    assert rule_matches(text + " export controls", any=["/(x+x+)+y/", "export controls"])
+
+
+@pytest.mark.parametrize("field,value,message", [
+    ("query", "(Huawei OR ZTE", "missing ) at position 15"),
+    ("query", "Huawei AND", "the query ends too early at position 11"),
+    ("query", "Huawei NEAR/2 (ban AND x)", "NEAR needs terms"),
+    ("any", ["export*controls"], "a * can only start or end a term"),
+    ("any", ["/[unclosed/"], "bad regular expression"),
+    ("any", ["/a*/"], "matches the empty string"),
+])
+def test_rule_faults_are_config_errors_with_rule_and_position(tmp_path, field, value, message):
+    from conftest import _toml
+    path = tmp_path / "config.toml"
+    path.write_text(f'[[rules]]\nname = "huawei"\n{field} = {_toml(value)}\n', encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load(path, environ={})
+    where = 'rules[0] "huawei".' + (field if field == "query" else f"{field}[0]")
+    assert any(p.startswith(where) and message in p for p in caught.value.problems), caught.value.problems
+
+
+def test_all_rule_faults_are_reported_with_other_faults(tmp_path):
+    path = tmp_path / "config.toml"
+    path.write_text('[monitor]\ninterval = "x"\n[[rules]]\nname = "a"\nquery = "(b"\n'
+                    '[[rules]]\nname = "c"\nany = ["*"]\n', encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load(path, environ={})
+    text = "\n".join(caught.value.problems)
+    assert "monitor.interval" in text and 'rules[0] "a".query' in text and 'rules[1] "c".any[0]' in text
+
+
+def test_explain_says_why_a_rule_did_not_match():
+    rules = RuleSet([
+        RuleConfig("langs", any=("Huawei",), languages=("de",)),
+        RuleConfig("veto", any=("Huawei",), none=("review",)),
+        RuleConfig("needs", any=("Huawei",), all=("ban",)),
+        RuleConfig("query", query="Huawei AND (ban OR sanctions)"),
+        RuleConfig("local", terms={"de": ("Verbot",)}),
+        RuleConfig("yes", any=("Huawei",)),
+    ])
+    verdicts = {v.rule: v for v in rules.explain(Article("Huawei review", "The Mate is fast.", "en", 0.99))}
+    assert "the article is in en; the rule wants de" in verdicts["langs"].reasons[0]
+    assert verdicts["veto"].reasons[0].startswith("none: 'review' occurs: Huawei review")
+    assert verdicts["needs"].reasons == ["all: 'ban' does not occur"]
+    assert verdicts["query"].reasons == ["query: does not hold (present: Huawei)"]
+    assert verdicts["local"].reasons == ["terms: the rule lists none for en"]
+    assert verdicts["yes"].matched and verdicts["yes"].hits[0].field == "title"
+    hit = verdicts["yes"].hits[0]
+    assert hit.snippet[hit.mark[0]:hit.mark[1]] == "Huawei"
+
+
+def test_prefilter_never_rejects_what_could_match():
+    rules = RuleSet([RuleConfig("a", any=("Exportkontroll*",)), RuleConfig("b", query="title:H20 AND Nvidia")])
+    assert rules.could_match("<nav>Home</nav> neue Exportkontrollen")
+    assert rules.could_match("H20")
+    assert not rules.could_match("Fußball am Wochenende")
+    # a rule that can hold without any of its terms (NOT ...) or with a regex: no prefiltering
+    assert RuleSet([RuleConfig("n", query="NOT sport")]).could_match("anything")
+    assert RuleSet([RuleConfig("r", any=("/emb.rgo/",))]).could_match("anything")
