@@ -23,7 +23,7 @@ import ahocorasick
 from monitor.models import Article, Hit, Match
 from monitor.rules.normalize import Folded
 from monitor.rules.query import And, Atom, Near, Node, Not, Or, QueryError, atoms, parse_query
-from monitor.rules.terms import Term, TermError, parse_term
+from monitor.rules.terms import ANY_WORD, Term, TermError, parse_term
 
 if TYPE_CHECKING:
     from monitor.config import RuleConfig
@@ -82,7 +82,7 @@ class RuleSet:
             raise RulesError(problems)
         self.rules: tuple[CompiledRule, ...] = tuple(compiled)
         self._automata = self._build_automata()
-        positive = {t for r in self.rules for t in _positive_terms(r, self._ids)}
+        positive = self._literal(t for r in self.rules for t in _positive_terms(r, self._ids))
         self._prefilter = None if not all(r.filterable for r in self.rules) else _automaton(
             (tid, self.terms[tid]) for tid in positive)
 
@@ -91,9 +91,17 @@ class RuleSet:
     def _term(self, raw: str) -> int:
         key = raw.strip()
         if key not in self._ids:
-            self._ids[key] = len(self.terms)
-            self.terms.append(parse_term(key))
+            self._register(key, parse_term(key))
         return self._ids[key]
+
+    def _register(self, key: str, term: Term) -> None:
+        if key in self._ids:
+            return
+        self._ids[key] = len(self.terms)
+        self.terms.append(term)
+        for part in term.parts:       # the words of a phrase with wildcards are terms of their own
+            if part.text != ANY_WORD:
+                self._register(part.text, part)
 
     def _terms(self, index: int, key: str, items: Iterable[str], problems: list) -> tuple[int, ...]:
         ids = []
@@ -110,9 +118,7 @@ class RuleSet:
             try:
                 query = parse_query(rule.query)
                 for atom, _ in atoms(query):
-                    self._ids.setdefault(atom.term.text, len(self.terms))
-                    if self._ids[atom.term.text] == len(self.terms):
-                        self.terms.append(atom.term)
+                    self._register(atom.term.text, atom.term)
             except QueryError as exc:
                 problems.append((index, "query", str(exc)))
         compiled = CompiledRule(
@@ -142,10 +148,21 @@ class RuleSet:
                 everywhere.update(self._ids[a.term.text] for a, _ in atoms(rule.query))
             for lang, ids in rule.by_language.items():
                 per_language[lang].update(ids)
-        automata = {None: _automaton((t, self.terms[t]) for t in everywhere)}
+        automata = {None: _automaton((t, self.terms[t]) for t in self._literal(everywhere))}
         for lang, ids in per_language.items():
-            automata[lang] = _automaton((t, self.terms[t]) for t in everywhere | ids)
+            automata[lang] = _automaton((t, self.terms[t]) for t in self._literal(everywhere | ids))
         return automata
+
+    def _literal(self, ids: Iterable[int]) -> set[int]:
+        """The terms an automaton looks for: phrases with wildcards stand for their words."""
+        found: set[int] = set()
+        for term_id in ids:
+            term = self.terms[term_id]
+            if term.is_sequence:
+                found |= self._literal(self._ids[p.text] for p in term.parts if p.text != ANY_WORD)
+            else:
+                found.add(term_id)
+        return found
 
     # matching ----------------------------------------------------------------
 
@@ -220,6 +237,7 @@ class _Document:
 
     def __init__(self, ruleset: RuleSet, article: Article):
         self.terms = ruleset.terms
+        self._ids = ruleset._ids
         self.language = article.language
         self.fields = {"title": Folded.of(article.title), "text": Folded.of(article.text)}
         self._found: dict[int, list[Occurrence]] = defaultdict(list)
@@ -243,8 +261,26 @@ class _Document:
             self._searched.add(term_id)
             for name, doc in self.fields.items():
                 self._found[term_id] += [Occurrence(name, s, e) for s, e in term.search(doc.original)]
+        elif term.is_sequence and term_id not in self._searched:
+            self._searched.add(term_id)
+            self._found[term_id] = self._in_sequence([self._ids.get(part.text) for part in term.parts])
         occurrences = self._found.get(term_id, [])
         return occurrences if field is None else [o for o in occurrences if o.field == field]
+
+    def _in_sequence(self, part_ids: list[int | None]) -> list[Occurrence]:
+        """Where the words of a phrase occur one right after the other (None: any one word)."""
+        chains = list(self.found(part_ids[0]))
+        skip = 0
+        for part_id in part_ids[1:]:
+            if part_id is None:
+                skip += 1
+                continue
+            following = self.found(part_id)
+            chains = [Occurrence(chain.field, chain.start, nxt.end) for chain in chains for nxt in following
+                      if nxt.field == chain.field and nxt.start >= chain.end
+                      and self.words(nxt)[0] == self.words(chain)[1] + 1 + skip]
+            skip = 0
+        return chains
 
     def words(self, occurrence: Occurrence) -> tuple[int, int]:
         """The first and last word of an occurrence, counted in its field."""

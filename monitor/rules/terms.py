@@ -7,6 +7,10 @@ Syntax (the same in term lists and in queries):
     Exportkontroll*      a trailing * lets the word go on (Exportkontrolle,
                          Exportkontrollen); a leading * lets it start inside
                          a longer word (*kontrollen finds Technologieexportkontrollen)
+    kontrol* eksport*    in a phrase, each word can have its own * (kontroli
+                         eksportu, kontrolę eksportu); the words must follow
+                         each other; a * alone stands for any one word
+                         ("frozen * assets" finds "frozen Russian assets")
     {BIS}                case-sensitive: "BIS" but not "bis"
     /(?<!sin )embargo/   a regular expression (Python syntax, case-insensitive
                          unless it says otherwise), for experts; each search
@@ -51,10 +55,15 @@ class Term:
     left_open: bool = False
     right_open: bool = False
     pattern: regex.Pattern | None = None
+    parts: tuple["Term", ...] = ()         # a phrase with a * inside: its words, in order
 
     @property
     def is_regex(self) -> bool:
         return self.pattern is not None
+
+    @property
+    def is_sequence(self) -> bool:
+        return bool(self.parts)
 
     def check(self, variant: Variant, doc: Folded, start: int, end: int) -> bool:
         """Whether a raw match of ``variant`` at folded ``start:end`` really is this term."""
@@ -93,17 +102,31 @@ def parse_term(raw: str) -> Term:
         exact, text = True, text[1:-1].strip()
     if len(text) >= 2 and text[0] == "/" and text[-1] == "/":
         return _regex_term(raw.strip(), text[1:-1], exact)
+    if "*" in text.strip("*").strip():
+        return _sequence(raw.strip(), text, exact)
     left_open = text.startswith("*")
     right_open = text.endswith("*") and len(text) > 1
     text = text.strip("*").strip()
-    if "*" in text:
-        raise TermError("a * can only start or end a term")
     if not text:
         raise TermError("the term is empty")
     if not any(is_wordish(c) or NO_SPACE_SCRIPTS.match(c) for c in text):
         raise TermError("the term has no letters or digits")
     variants = tuple(_variant(spelling, exact) for spelling in _spellings(nfkc(text)))
     return Term(raw.strip(), variants, left_open, right_open)
+
+
+ANY_WORD = "*"
+
+
+def _sequence(raw: str, text: str, exact: bool) -> Term:
+    words = text.split()
+    if len(words) < 2 or any("*" in word.strip("*") for word in words):
+        raise TermError("a * can only start or end a term, or a word of a phrase")
+    if words[0] == ANY_WORD or words[-1] == ANY_WORD:
+        raise TermError("a phrase cannot start or end with a * word")
+    parts = tuple(Term(ANY_WORD) if word == ANY_WORD else parse_term("{" + word + "}" if exact else word)
+                  for word in words)
+    return Term(raw, parts=parts)
 
 
 def _regex_term(raw: str, source: str, exact: bool) -> Term:

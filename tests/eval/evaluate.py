@@ -1,0 +1,109 @@
+"""Precision and recall of a config's rules on the labelled evaluation set, per language.
+
+    python tests/eval/evaluate.py [--config config.toml] [--misses]
+
+The set: tests/eval/articles/<lang>.jsonl (articles written for it: about half
+relevant to sanctions and export controls, half traps such as "sin embargo",
+sports sanctions, German "bis", H2O, software entity lists, press embargoes
+and the EU's tax-haven blacklist), and tests/eval/labels.csv (the labels, in
+one file). Each article goes through what the pipeline does with a text:
+language detection on title and text, then every rule. An article counts as
+alerted when at least one rule matches.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+
+
+@dataclass
+class Scores:
+    tp: int = 0
+    fp: int = 0
+    fn: int = 0
+    tn: int = 0
+    wrong: list[str] = field(default_factory=list)
+
+    @property
+    def precision(self) -> float:
+        return self.tp / (self.tp + self.fp) if self.tp + self.fp else 1.0
+
+    @property
+    def recall(self) -> float:
+        return self.tp / (self.tp + self.fn) if self.tp + self.fn else 1.0
+
+
+def load_set(folder: Path = HERE) -> list[dict]:
+    with open(folder / "labels.csv", newline="", encoding="utf-8") as handle:
+        labels = {row["id"]: row for row in csv.DictReader(handle)}
+    articles = []
+    for path in sorted((folder / "articles").glob("*.jsonl")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                article = json.loads(line)
+                article.update(relevant=labels[article["id"]]["relevant"] == "1", note=labels[article["id"]]["note"])
+                articles.append(article)
+    missing = set(labels) - {a["id"] for a in articles}
+    if missing:
+        raise SystemExit(f"labels without articles: {sorted(missing)}")
+    return articles
+
+
+def evaluate(config_path: Path = ROOT / "config.toml") -> dict[str, Scores]:
+    from monitor.config import load
+    from monitor.extract import LanguageDetector
+    from monitor.models import Article
+
+    settings = load(config_path, environ={})
+    detector = LanguageDetector()
+    scores: dict[str, Scores] = {}
+    for item in load_set():
+        language = detector.detect(f"{item['title']}\n{item['text']}")
+        matches = settings.ruleset.match(Article(item["title"], item["text"], language.code, language.confidence))
+        score = scores.setdefault(item["lang"], Scores())
+        alerted = bool(matches)
+        if alerted and item["relevant"]:
+            score.tp += 1
+        elif alerted:
+            score.fp += 1
+            score.wrong.append(f"false alert {item['id']} [{', '.join(m.rule for m in matches)}]: {item['title']}")
+        elif item["relevant"]:
+            score.fn += 1
+            score.wrong.append(f"missed {item['id']} (detected {language.code}): {item['title']}")
+        else:
+            score.tn += 1
+    return scores
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", type=Path, default=ROOT / "config.toml")
+    parser.add_argument("--misses", action="store_true", help="list every wrong verdict")
+    args = parser.parse_args(argv)
+    scores = evaluate(args.config)
+    total = Scores()
+    print(f"{'lang':<6}{'articles':>9}{'relevant':>9}{'precision':>11}{'recall':>8}")
+    for lang, score in scores.items():
+        for name in ("tp", "fp", "fn", "tn"):
+            setattr(total, name, getattr(total, name) + getattr(score, name))
+        total.wrong += score.wrong
+        count = score.tp + score.fp + score.fn + score.tn
+        print(f"{lang:<6}{count:>9}{score.tp + score.fn:>9}{score.precision:>11.3f}{score.recall:>8.3f}")
+    count = total.tp + total.fp + total.fn + total.tn
+    print(f"{'all':<6}{count:>9}{total.tp + total.fn:>9}{total.precision:>11.3f}{total.recall:>8.3f}")
+    if args.misses:
+        print("\n".join(total.wrong) or "no wrong verdicts")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(ROOT))
+    sys.exit(main())
