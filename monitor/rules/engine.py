@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Iterable, Sequence
 import ahocorasick
 
 from monitor.models import Article, Hit, Match
-from monitor.rules.normalize import Folded
+from monitor.rules.normalize import Folded, is_wordish
 from monitor.rules.query import And, Atom, Near, Node, Not, Or, QueryError, atoms, parse_query
 from monitor.rules.terms import ANY_WORD, Term, TermError, parse_term
 
@@ -253,7 +253,8 @@ class _Document:
                     variant = term.variants[variant_index]
                     start = end - len(variant.key) + 1
                     if term.check(variant, doc, start, end + 1):
-                        self._found[term_id].append(Occurrence(name, *doc.span(start, end + 1)))
+                        start, stop = _whole_words(doc.folded, start, end + 1, term)
+                        self._found[term_id].append(Occurrence(name, *doc.span(start, stop)))
 
     def found(self, term_id: int, field: str | None = None) -> list[Occurrence]:
         term = self.terms[term_id]
@@ -296,6 +297,17 @@ class _Document:
     def hit(self, term: str, occurrence: Occurrence) -> Hit:
         text, start, end = snippet(self.fields[occurrence.field].original, occurrence.start, occurrence.end)
         return Hit(term, text, occurrence.field, (start, end))
+
+
+def _whole_words(text: str, start: int, end: int, term: Term) -> tuple[int, int]:
+    """A wildcard term's occurrence stretched to the whole word: *kontrollen -> Exportkontrollen."""
+    if term.left_open:
+        while start > 0 and is_wordish(text[start - 1]):
+            start -= 1
+    if term.right_open:
+        while end < len(text) and is_wordish(text[end]):
+            end += 1
+    return start, end
 
 
 class _Nothing:
