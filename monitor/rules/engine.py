@@ -16,12 +16,12 @@ import bisect
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Iterable, Sequence
+from typing import TYPE_CHECKING, Iterable, Iterator, Sequence
 
 import ahocorasick
 
 from monitor.models import Article, Hit, Match
-from monitor.rules.normalize import Folded, is_wordish
+from monitor.rules.normalize import NO_SPACE_SCRIPTS, Folded, is_wordish
 from monitor.rules.query import And, Atom, Near, Node, Not, Or, QueryError, atoms, parse_query
 from monitor.rules.terms import ANY_WORD, Term, TermError, parse_term
 
@@ -61,6 +61,29 @@ class CompiledRule:
     filterable: bool   # it cannot match unless one of its positive terms occurs
 
 
+@dataclass(frozen=True)
+class _Quick:
+    """A rule's term sets, for ruling it out with set operations."""
+
+    none: frozenset[int]
+    all_plain: frozenset[int]
+    has_any: bool
+    any: frozenset[int]
+    any_plain: bool
+    by_language: dict[str, tuple[frozenset[int], bool]]
+
+    @classmethod
+    def of(cls, rule: CompiledRule, plain: frozenset[int]) -> "_Quick":
+        return cls(
+            none=frozenset(t for t in rule.none if t in plain),
+            all_plain=frozenset(t for t in rule.all if t in plain),
+            has_any=bool(rule.any or rule.by_language),
+            any=frozenset(rule.any),
+            any_plain=all(t in plain for t in rule.any),
+            by_language={lang: (frozenset(ids), all(t in plain for t in ids)) for lang, ids in rule.by_language.items()},
+        )
+
+
 @dataclass
 class Verdict:
     rule: str
@@ -81,9 +104,20 @@ class RuleSet:
         if problems:
             raise RulesError(problems)
         self.rules: tuple[CompiledRule, ...] = tuple(compiled)
+        plain = frozenset(i for i, t in enumerate(self.terms) if not t.is_regex and not t.is_sequence)
+        self._quick = {rule.name: _Quick.of(rule, plain) for rule in self.rules}
+        self._by_term: dict[int, list[int]] = defaultdict(list)   # plain term -> rules it can open
+        self._always: list[int] = []                               # rules no plain term gates
+        for index, rule in enumerate(self.rules):
+            gates = rule.any + tuple(t for ids in rule.by_language.values() for t in ids)
+            if gates and all(t in plain for t in gates):
+                for term_id in dict.fromkeys(gates):
+                    self._by_term[term_id].append(index)
+            else:
+                self._always.append(index)
         self._automata = self._build_automata()
         positive = self._literal(t for r in self.rules for t in _positive_terms(r, self._ids))
-        self._prefilter = None if not all(r.filterable for r in self.rules) else _automaton(
+        self._prefilter = None if not all(r.filterable for r in self.rules) else _Scanner(
             (tid, self.terms[tid]) for tid in positive)
 
     # compiling ---------------------------------------------------------------
@@ -139,7 +173,7 @@ class RuleSet:
         filterable = filterable and all(not self.terms[t].is_regex for t in positive)
         return CompiledRule(**{**compiled.__dict__, "filterable": filterable})
 
-    def _build_automata(self) -> dict[str | None, ahocorasick.Automaton]:
+    def _build_automata(self) -> dict[str | None, "_Scanner"]:
         everywhere: set[int] = set()
         per_language: dict[str, set[int]] = defaultdict(set)
         for rule in self.rules:
@@ -148,9 +182,9 @@ class RuleSet:
                 everywhere.update(self._ids[a.term.text] for a, _ in atoms(rule.query))
             for lang, ids in rule.by_language.items():
                 per_language[lang].update(ids)
-        automata = {None: _automaton((t, self.terms[t]) for t in self._literal(everywhere))}
+        automata = {None: _Scanner((t, self.terms[t]) for t in self._literal(everywhere))}
         for lang, ids in per_language.items():
-            automata[lang] = _automaton((t, self.terms[t]) for t in self._literal(everywhere | ids))
+            automata[lang] = _Scanner((t, self.terms[t]) for t in self._literal(everywhere | ids))
         return automata
 
     def _literal(self, ids: Iterable[int]) -> set[int]:
@@ -168,8 +202,28 @@ class RuleSet:
 
     def match(self, article: Article) -> list[Match]:
         doc = _Document(self, article)
-        verdicts = (self._evaluate(rule, doc) for rule in self.rules)
+        present = doc.present()
+        # only rules that one of the terms found could satisfy, and those no term decides alone
+        candidates = set(self._always)
+        for term_id in present:
+            candidates.update(self._by_term.get(term_id, ()))
+        verdicts = (self._evaluate(rule, doc) for rule in (self.rules[i] for i in sorted(candidates))
+                    if not self._ruled_out(rule, doc.language, present))
         return [Match(v.rule, tuple(v.hits)) for v in verdicts if v.matched]
+
+    def _ruled_out(self, rule: CompiledRule, language: str | None, present: frozenset[int]) -> bool:
+        """A cheap no from set operations alone (plain terms found or not); never a wrong no."""
+        if rule.languages and language not in rule.languages:
+            return True
+        quick = self._quick[rule.name]
+        if not quick.none.isdisjoint(present) or not quick.all_plain <= present:
+            return True
+        if quick.has_any:
+            local = quick.by_language.get(language or "")
+            if quick.any_plain and (local is None or local[1]) and quick.any.isdisjoint(present) and (
+                    local is None or local[0].isdisjoint(present)):
+                return True
+        return False
 
     def explain(self, article: Article) -> list[Verdict]:
         doc = _Document(self, article)
@@ -184,12 +238,10 @@ class RuleSet:
         if self._prefilter is None:
             return True
         doc = Folded.of(text)
-        for end, entries in self._prefilter.iter(doc.folded):
-            for term_id, variant_index in entries:
-                term = self.terms[term_id]
-                variant = term.variants[variant_index]
-                if term.check(variant, doc, end - len(variant.key) + 1, end + 1):
-                    return True
+        for term_id, index, start, end in self._prefilter.hits(doc):
+            term = self.terms[term_id]
+            if term.check(term.variants[index], doc, start, end):
+                return True
         return False
 
     def _evaluate(self, rule: CompiledRule, doc: "_Document") -> Verdict:
@@ -243,18 +295,20 @@ class _Document:
         self._found: dict[int, list[Occurrence]] = defaultdict(list)
         self._searched: set[int] = set()
         self._words: dict[str, list[int]] = {}
-        automaton = ruleset._automata.get(article.language, ruleset._automata[None])
-        if len(automaton) == 0:
+        scanner = ruleset._automata.get(article.language, ruleset._automata[None])
+        if len(scanner) == 0:
             return
+        terms = self.terms
         for name, doc in self.fields.items():
-            for end, entries in automaton.iter(doc.folded):
-                for term_id, variant_index in entries:
-                    term = self.terms[term_id]
-                    variant = term.variants[variant_index]
-                    start = end - len(variant.key) + 1
-                    if term.check(variant, doc, start, end + 1):
-                        start, stop = _whole_words(doc.folded, start, end + 1, term)
-                        self._found[term_id].append(Occurrence(name, *doc.span(start, stop)))
+            for term_id, index, start, end in scanner.hits(doc):
+                term = terms[term_id]
+                if term.check(term.variants[index], doc, start, end):
+                    start, end = _whole_words(doc.folded, start, end, term)
+                    self._found[term_id].append(Occurrence(name, *doc.span(start, end)))
+
+    def present(self) -> frozenset[int]:
+        """The plain terms found (regex and wildcard phrases are looked for only when asked)."""
+        return frozenset(self._found)
 
     def found(self, term_id: int, field: str | None = None) -> list[Occurrence]:
         term = self.terms[term_id]
@@ -299,14 +353,16 @@ class _Document:
         return Hit(term, text, occurrence.field, (start, end))
 
 
+_WORD_REST = re.compile(r"[^\W_]*")
+
+
 def _whole_words(text: str, start: int, end: int, term: Term) -> tuple[int, int]:
     """A wildcard term's occurrence stretched to the whole word: *kontrollen -> Exportkontrollen."""
     if term.left_open:
         while start > 0 and is_wordish(text[start - 1]):
             start -= 1
-    if term.right_open:
-        while end < len(text) and is_wordish(text[end]):
-            end += 1
+    if term.right_open and end < len(text) and is_wordish(text[end]):
+        end = _WORD_REST.match(text, end).end()
     return start, end
 
 
@@ -355,11 +411,59 @@ def _positive_terms(rule: CompiledRule, ids: dict[str, int]) -> set[int]:
     return positive
 
 
-def _automaton(terms: Iterable[tuple[int, Term]]) -> ahocorasick.Automaton:
-    entries: dict[str, list[tuple[int, int]]] = defaultdict(list)
-    for term_id, term in terms:
-        for index, variant in enumerate(term.variants):
-            entries[variant.key].append((term_id, index))
+_BOUNDARY = re.compile(r"[\W_]|" + NO_SPACE_SCRIPTS.pattern)
+
+
+class _Scanner:
+    """Finds the terms of a set in a folded text, in one Aho-Corasick pass.
+
+    The text is scanned with everything but letters and digits turned into
+    spaces, and terms that need a word boundary are looked for with a space
+    on that side: an automaton hit is then a whole word, not a piece of one.
+    Terms in scripts written without spaces (Chinese...) have an automaton of
+    their own, run only over texts that have such characters.
+    """
+
+    def __init__(self, terms: Iterable[tuple[int, Term]]):
+        spaced: dict[str, list[tuple[int, int, int, int]]] = defaultdict(list)
+        unspaced: dict[str, list[tuple[int, int, int, int]]] = defaultdict(list)
+        for term_id, term in terms:
+            for index, variant in enumerate(term.variants):
+                size = len(variant.key)
+                if NO_SPACE_SCRIPTS.search(variant.key):
+                    unspaced[variant.key].append((term_id, index, size, -1))
+                    continue
+                right = "" if variant.free_right else " "
+                key = ("" if variant.free_left else " ") + _BOUNDARY.sub(" ", variant.key) + right
+                spaced[key].append((term_id, index, size, len(right)))
+        self._spaced = _automaton(spaced)
+        self._unspaced = _automaton(unspaced)
+
+    def __len__(self) -> int:
+        return len(self._spaced) + len(self._unspaced)
+
+    def hits(self, doc: Folded) -> Iterator[tuple[int, int, int, int]]:
+        """(term id, variant index, start, end) in the folded text of every candidate.
+
+        An automaton reports where a key ends (inclusive). In the scan, which has one
+        space more in front than the folded text, the term ends ``right`` characters
+        before its key; unspaced keys are found in the folded text itself (right = -1).
+        """
+        if len(self._spaced):
+            scan = " " + _BOUNDARY.sub(" ", doc.folded) + " "
+            yield from _ends(self._spaced.iter(scan))
+        if len(self._unspaced) and NO_SPACE_SCRIPTS.search(doc.folded):
+            yield from _ends(self._unspaced.iter(doc.folded))
+
+
+def _ends(found) -> Iterator[tuple[int, int, int, int]]:
+    for end, entries in found:
+        for term_id, index, size, right in entries:
+            stop = end - right
+            yield term_id, index, stop - size, stop
+
+
+def _automaton(entries: dict) -> ahocorasick.Automaton:
     automaton = ahocorasick.Automaton()
     for key, values in entries.items():
         automaton.add_word(key, tuple(values))

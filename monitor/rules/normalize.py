@@ -49,8 +49,16 @@ def _fold_char(char: str) -> str:
         return char
     if lower in _BASE:
         return _BASE[lower]
+    if lower == "ё":
+        return "е"
+    if not _LATIN_OR_GREEK(ord(lower)):
+        return lower   # Cyrillic й is not и: outside Latin and Greek, marks are letters
     base = "".join(c for c in unicodedata.normalize("NFD", lower) if not unicodedata.combining(c))
     return base if len(base) == 1 else lower
+
+
+def _LATIN_OR_GREEK(code: int) -> bool:
+    return code < 0x250 or 0x370 <= code < 0x400 or 0x1e00 <= code < 0x2000
 
 
 def _table() -> dict[int, str]:
@@ -66,6 +74,23 @@ def _table() -> dict[int, str]:
 
 
 FOLD = _table()
+# After str.lower() (fast, in C) only these characters still change: a few ASCII ones, replaced
+# with str.replace, and the rest, replaced in one regex pass that only stops at them.
+_AFTER_LOWER = {chr(code): folded for code, folded in FOLD.items() if chr(code).lower() == chr(code)}
+_ASCII = {char: folded for char, folded in _AFTER_LOWER.items() if char.isascii()}
+_OTHERS = {char: folded for char, folded in _AFTER_LOWER.items() if not char.isascii()}
+_SPECIAL = re.compile("[" + "".join(re.escape(char) for char in sorted(_OTHERS)) + "]")
+
+
+def _marked(text: str) -> str:
+    """Folded, with dropped characters still there as markers: same length as ``text``."""
+    lowered = text.lower()
+    if len(lowered) != len(text):   # a letter whose lower case is two (İ): the slow, exact way
+        return text.translate(FOLD)
+    for char, folded in _ASCII.items():
+        if char in lowered:
+            lowered = lowered.replace(char, folded)
+    return lowered if lowered.isascii() else _SPECIAL.sub(lambda found: _OTHERS[found.group()], lowered)
 
 
 def nfkc(text: str) -> str:
@@ -74,7 +99,7 @@ def nfkc(text: str) -> str:
 
 def fold(text: str) -> str:
     """The folded form of an already NFKC-normalised text (no position map)."""
-    return _SQUEEZE.sub("", text.translate(FOLD))
+    return _SQUEEZE.sub("", _marked(text))
 
 
 @lru_cache(maxsize=4096)
@@ -84,7 +109,7 @@ def fold_term(text: str) -> str:
 
 def is_wordish(char: str) -> bool:
     """Letters and digits of scripts that separate words with spaces."""
-    return char.isalnum() and not NO_SPACE_SCRIPTS.match(char)
+    return char.isalnum() and (char < "\u0e00" or not NO_SPACE_SCRIPTS.match(char))
 
 
 @dataclass(frozen=True)
@@ -98,7 +123,7 @@ class Folded:
     @classmethod
     def of(cls, text: str) -> "Folded":
         original = nfkc(text)
-        marked = original.translate(FOLD)
+        marked = _marked(original)
         if _DROP not in marked and "  " not in marked:
             return cls(original, marked, ())
         dropped = [m.start() for m in _SQUEEZE.finditer(marked)]

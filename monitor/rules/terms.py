@@ -44,8 +44,10 @@ class TermError(ValueError):
 @dataclass(frozen=True)
 class Variant:
     key: str                               # folded spelling: what the automaton looks for
-    accents: tuple[str | None, ...]        # per key character: the accented letter the user wrote, if any
-    exact: tuple[str | None, ...] | None   # per key character, for {case-sensitive} terms
+    accents: tuple[tuple[int, str], ...]   # (position in key, accented letter the user wrote)
+    exact: tuple[tuple[int, str], ...]     # (position in key, letter as written), for {case-sensitive} terms
+    free_left: bool = False                # no word boundary needed before / after it
+    free_right: bool = False
 
 
 @dataclass(frozen=True)
@@ -68,20 +70,17 @@ class Term:
     def check(self, variant: Variant, doc: Folded, start: int, end: int) -> bool:
         """Whether a raw match of ``variant`` at folded ``start:end`` really is this term."""
         text = doc.folded
-        key = variant.key
-        if start > 0 and not self.left_open and not NO_SPACE_SCRIPTS.match(key[0]) and is_wordish(text[start - 1]):
+        if start > 0 and not variant.free_left and is_wordish(text[start - 1]):
             return False
-        if end < len(text) and not self.right_open and not NO_SPACE_SCRIPTS.match(key[-1]) and is_wordish(text[end]):
+        if end < len(text) and not variant.free_right and is_wordish(text[end]):
             return False
-        for i, wanted in enumerate(variant.accents):
-            if wanted is not None:
-                written = doc.original[doc.position(start + i)].lower()
-                if written != wanted and written != key[i]:
-                    return False
-        if variant.exact is not None:
-            for i, wanted in enumerate(variant.exact):
-                if wanted is not None and doc.original[doc.position(start + i)] != wanted:
-                    return False
+        for i, wanted in variant.accents:
+            written = doc.original[doc.position(start + i)].lower()
+            if written != wanted and written != variant.key[i]:
+                return False
+        for i, wanted in variant.exact:
+            if doc.original[doc.position(start + i)] != wanted:
+                return False
         return True
 
     def search(self, text: str) -> list[tuple[int, int]]:
@@ -111,7 +110,7 @@ def parse_term(raw: str) -> Term:
         raise TermError("the term is empty")
     if not any(is_wordish(c) or NO_SPACE_SCRIPTS.match(c) for c in text):
         raise TermError("the term has no letters or digits")
-    variants = tuple(_variant(spelling, exact) for spelling in _spellings(nfkc(text)))
+    variants = tuple(_variant(spelling, exact, left_open, right_open) for spelling in _spellings(nfkc(text)))
     return Term(raw.strip(), variants, left_open, right_open)
 
 
@@ -153,7 +152,7 @@ def _spellings(text: str) -> list[str]:
     return spellings[:MAX_VARIANTS]
 
 
-def _variant(spelling: str, exact: bool) -> Variant:
+def _variant(spelling: str, exact: bool, left_open: bool, right_open: bool) -> Variant:
     key: list[str] = []
     accents: list[str | None] = []
     written: list[str | None] = []
@@ -167,4 +166,11 @@ def _variant(spelling: str, exact: bool) -> Variant:
         written.append(char if folded != " " else None)
     while key and key[-1] == " ":
         key.pop(), accents.pop(), written.pop()
-    return Variant("".join(key), tuple(accents), tuple(written) if exact else None)
+    folded = "".join(key)
+    return Variant(
+        folded,
+        tuple((i, char) for i, char in enumerate(accents) if char is not None),
+        tuple((i, char) for i, char in enumerate(written) if char is not None) if exact else (),
+        free_left=left_open or bool(NO_SPACE_SCRIPTS.match(folded[:1])),
+        free_right=right_open or bool(NO_SPACE_SCRIPTS.match(folded[-1:])),
+    )
