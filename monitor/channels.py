@@ -10,10 +10,13 @@ a URL, and ``ChannelTarget.url`` is left out of every repr.
 
 from __future__ import annotations
 
+import logging
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
+from urllib.parse import urlsplit
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 FILE_SUFFIX = "_file"
@@ -78,15 +81,16 @@ def read_channels(channels: Any, environ: dict[str, str], folder: Path) -> Chann
                 result.problems.append(f"{key}: environment variable {missing[0]} is not set")
                 continue
             expanded = _ENV_REF.sub(lambda m: environ[m.group(1)], url).strip()
-            instance = apprise.Apprise.instantiate(expanded, suppress_exceptions=True)
+            with _apprise_silenced():   # it would log a URL it cannot parse, token and all
+                instance = apprise.Apprise.instantiate(expanded, suppress_exceptions=True)
             if not instance:
                 scheme = expanded.split("://", 1)[0] if "://" in expanded else ""
                 result.problems.append(
                     f"{key}: apprise does not accept this URL ({f'scheme {scheme!r}' if scheme else 'no scheme'})"
                 )
                 continue
-            label = instance.url(privacy=True)
-            if literal and not _ENV_REF.search(url) and label != instance.url(privacy=False):
+            label = mask_tokens(instance.url(privacy=True))
+            if literal and _holds_literal_secret(url, label, instance.url(privacy=False)):
                 result.literal_secrets = True
             result.targets.append(ChannelTarget(channel=channel, key=f"{channel}#{index}", label=label, url=expanded))
     return result
@@ -106,3 +110,34 @@ def _urls_from_file(value: Any, folder: Path) -> tuple[list[tuple[int, str]], st
     urls = [(n, line.strip()) for n, line in enumerate(text.splitlines(), 1)
             if line.strip() and not line.lstrip().startswith("#")]
     return urls, None
+
+
+_TOKENISH = re.compile(r"(?<![%\w])(?<!%[0-9A-Fa-f])(?=[^/?&=#@:%.]*\d)(?=[^/?&=#@:%.]*[A-Za-z])[^/?&=#@:%.]{8,}")
+
+
+def mask_tokens(label: str) -> str:
+    """apprise masks the secrets its plugins declare; a token in a path or a topic (json://host/TOKEN,
+    ntfy://TOPIC) it leaves. Mask what looks like one: 8+ characters mixing letters and digits."""
+    return _TOKENISH.sub(lambda m: f"{m.group()[0]}...{m.group()[-1]}", label)
+
+
+def _holds_literal_secret(raw: str, label: str, full: str) -> bool:
+    """Whether the config file itself holds a secret of this URL (not only ${VARS})."""
+    try:
+        password = urlsplit(raw).password
+    except ValueError:
+        password = None
+    if password and not _ENV_REF.fullmatch(password):
+        return True
+    return not _ENV_REF.search(raw) and label != full
+
+
+@contextmanager
+def _apprise_silenced() -> Iterator[None]:
+    logger = logging.getLogger("apprise")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL + 1)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)

@@ -89,6 +89,7 @@ async def _runtime(settings: Settings) -> AsyncIterator[Pipeline]:
                               limits=limits) as client, CpuPool(default_size(), LanguageDetector) as cpu:
             yield Pipeline(settings, store, client, notifier, cpu, crash=CrashPoints(os.environ))
     finally:
+        notifier.close()
         store.close()
 
 

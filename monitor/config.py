@@ -207,7 +207,7 @@ def load(path: Path | str, environ: dict[str, str] | None = None) -> Settings:
 
 def _compile_rules(rules: Sequence[RuleConfig]) -> tuple[Any, list[tuple[int, str, str]]]:
     """The compiled RuleSet, or the faults of the rules' terms and queries."""
-    from monitor.rules import RuleSet, RulesError
+    from monitor.rules import RulesError, RuleSet
 
     try:
         return RuleSet(rules), []
@@ -303,7 +303,10 @@ def _describe(error: dict, raw: dict) -> str:
     if kind == "string_too_short":
         message = "must not be empty"
     if kind in ("string_type", "list_type", "bool_type", "dict_type", "model_type"):
-        message = f"{message.lower()}, got {type(error.get('input')).__name__} {error.get('input')!r}"
+        given = error.get("input")
+        # a string is named by its type only: it may be a channel URL, with a token in it
+        shown = "" if isinstance(given, str) else f" {given!r}"
+        message = f"{message.lower()}, got {type(given).__name__}{shown}"
     return f"{_where(loc, raw)}: {message}"
 
 

@@ -81,9 +81,14 @@ class Daemon:
         except MonitorError as exc:   # the database is unusable for now: say so, try again next tick
             log.error(kv("tick_failed", error=str(exc)))
             return
-        # the loop ran, the store answered and work was handed out: that is progress
+        # the loop ran, work was handed out, and the database still takes writes: that is progress
         interval = self.systemd.watchdog_interval
         if interval and time.monotonic() - self._last_ping >= interval / 4:
+            try:
+                self.pipeline.store.check_writable()
+            except MonitorError as exc:
+                log.error(kv("watchdog_withheld", error=str(exc)))
+                return
             self.systemd.send("WATCHDOG=1")
             self._last_ping = time.monotonic()
 

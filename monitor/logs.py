@@ -37,6 +37,7 @@ def configure(level: int) -> None:
     root.handlers[:] = [handler]
     root.setLevel(level)
     # libraries speak only when something is wrong; apprise's debug output can carry tokens
-    for name in ("apprise", "trafilatura", "htmldate", "courlan", "justext", "apscheduler", "aiohttp", "asyncio"):
+    for name in ("apprise", "trafilatura", "htmldate", "courlan", "justext", "apscheduler", "aiohttp", "asyncio",
+                 "urllib3", "requests", "charset_normalizer", "chardet"):
         logging.getLogger(name).setLevel(max(level, logging.WARNING))
     logging.getLogger("trafilatura").setLevel(logging.CRITICAL)   # "too short" pages are our fallback, not errors

@@ -11,6 +11,7 @@ When no channel is configured, alerts go to standard output instead.
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from typing import Sequence, TextIO
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -22,11 +23,33 @@ from monitor.render import console_block
 CONSOLE = "stdout"   # the channel and target used when no channel is configured
 
 
+class _Scrubber(logging.Filter):
+    """Takes the targets' secrets out of apprise's own log lines before any handler sees them."""
+
+    def __init__(self, urls: Sequence[str]):
+        super().__init__()
+        self.urls = list(urls)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        clean = message
+        for url in self.urls:
+            clean = scrub(clean, url)
+        if clean != message:
+            record.msg, record.args = clean, None
+        return True
+
+
 class Notifier:
     def __init__(self, targets: Sequence[ChannelTarget], console: TextIO):
         self._targets = {t.key: t for t in targets}
         self._console = console
         self._apprise: dict[str, object] = {}   # one Apprise object per target, made on first use
+        self._scrubber = _Scrubber([t.url for t in targets])
+        logging.getLogger("apprise").addFilter(self._scrubber)
+
+    def close(self) -> None:
+        logging.getLogger("apprise").removeFilter(self._scrubber)
 
     @property
     def channels(self) -> tuple[str, ...]:

@@ -14,6 +14,6 @@ Terms are looked for in the title and the main text; see monitor.rules.terms
 for their syntax and monitor.rules.query for the query language.
 """
 
-from monitor.rules.engine import RuleSet, RulesError, Verdict, snippet
+from monitor.rules.engine import RulesError, RuleSet, Verdict, snippet
 
 __all__ = ["RuleSet", "RulesError", "Verdict", "snippet"]

@@ -22,7 +22,17 @@ import ahocorasick
 
 from monitor.models import Article, Hit, Match
 from monitor.rules.normalize import NO_SPACE_SCRIPTS, Folded, is_wordish
-from monitor.rules.query import And, Atom, Near, Node, Not, Or, QueryError, atoms, parse_query
+from monitor.rules.query import (
+    And,
+    Atom,
+    Near,
+    Node,
+    Not,
+    Or,
+    QueryError,
+    atoms,
+    parse_query,
+)
 from monitor.rules.terms import ANY_WORD, Term, TermError, parse_term
 
 if TYPE_CHECKING:

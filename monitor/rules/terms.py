@@ -31,7 +31,14 @@ from dataclasses import dataclass
 
 import regex
 
-from monitor.rules.normalize import _DROP, FOLD, NO_SPACE_SCRIPTS, Folded, is_wordish, nfkc
+from monitor.rules.normalize import (
+    _DROP,
+    FOLD,
+    NO_SPACE_SCRIPTS,
+    Folded,
+    is_wordish,
+    nfkc,
+)
 
 REGEX_TIMEOUT = 0.05   # seconds per search of one field; past it the term counts as not found
 MAX_VARIANTS = 16
