@@ -8,10 +8,10 @@ gives the same answer and no library-wide state is touched.
 
 from __future__ import annotations
 
-import codecs
 import re
 from dataclasses import dataclass
 
+from monitor import encodings
 from monitor.text import tidy
 
 MAX_PAGE_BYTES = 4 * 1024 * 1024   # bigger pages are not extracted: the feed's text is used
@@ -35,46 +35,16 @@ def extract_text(body: bytes, url: str, charset: str | None = None) -> str:
     return tidy(text or "")
 
 
-# The charsets of the WHATWG Encoding Standard, as Python codec names. A header naming
-# anything else (utf-7, idna, unicode_escape...) is ignored rather than obeyed.
-_WEB_CODECS = {
-    "utf-8", "cp866", "koi8-r", "koi8-u", "mac-roman", "mac-cyrillic", "cp874",
-    "cp1250", "cp1251", "cp1252", "cp1253", "cp1254", "cp1255", "cp1256", "cp1257", "cp1258",
-    "gbk", "gb18030", "big5", "big5hkscs", "euc_jp", "iso2022_jp", "shift_jis", "cp932", "euc_kr", "cp949",
-    *(f"iso8859-{n}" for n in (2, 3, 4, 5, 6, 7, 8, 10, 13, 14, 15, 16)),
-}
-# labels that browsers read as a superset
-_SUPERSETS = {"ascii": "cp1252", "iso8859-1": "cp1252", "iso8859-9": "cp1254", "iso8859-11": "cp874",
-              "tis-620": "cp874", "gb2312": "gbk"}
-_BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
-
-
 def decode_page(body: bytes, charset: str | None) -> str | bytes:
-    """Text by the byte-order mark, else by the HTTP charset if it is a web charset that
-    decodes the body cleanly (a Latin-1 label on valid UTF-8 is taken to mean UTF-8);
-    otherwise the bytes, for trafilatura to sniff from the page's own <meta>."""
-    for bom, codec in _BOMS:
-        if body.startswith(bom):
-            return body.decode(codec, errors="replace")
-    if not charset:
-        return body
-    try:
-        name = codecs.lookup(charset).name
-    except LookupError:
-        return body
-    name = _SUPERSETS.get(name, name)
-    if name not in _WEB_CODECS:
-        return body
-    if name == "cp1252" and not body.isascii():
-        # servers that default to ISO-8859-1 often serve UTF-8; valid UTF-8 is no accident
-        try:
-            return body.decode("utf-8")
-        except UnicodeDecodeError:
-            pass
-    try:
-        return body.decode(name)
-    except UnicodeDecodeError:
-        return body   # the header is wrong about this body
+    """Text by the byte-order mark, else by the HTTP charset if it is a web charset that decodes
+    the body cleanly (see monitor.encodings); otherwise the bytes, for trafilatura to sniff from
+    the page's own <meta>."""
+    marked = encodings.bom(body)
+    if marked in ("utf-8-sig", "utf-16"):
+        return body.decode(marked, errors="replace")
+    decoded = encodings.decode(body, [charset])
+    return decoded[0] if decoded else body
+
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,6 @@ render feed HTML, we only take its text.
 from __future__ import annotations
 
 import calendar
-import codecs
 import hashlib
 import io
 import json
@@ -20,6 +19,7 @@ from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 import feedparser
 
+from monitor import encodings
 from monitor.dates import parse_localized
 from monitor.errors import FeedError
 from monitor.models import Entry
@@ -39,21 +39,23 @@ class ParsedFeed:
     language: str | None
     entries: tuple[Entry, ...]
     ttl: timedelta | None = None      # RSS <ttl>: poll no more often than this
+    declarations_removed: bool = False  # the feed had DOCTYPE or ENTITY declarations (taken out)
 
 
 def parse_feed(feed: str, body: bytes, url: str, content_type: str | None = None) -> ParsedFeed:
     """Parse a fetched feed body (RSS, Atom, RDF or JSON Feed); raise FeedError when it is not a feed."""
     if body.lstrip()[:1] == b"{":
         return _json_feed(feed, body, url)
+    body, content_type = as_utf8(body, content_type)
+    stripped = strip_dtd(body)
     headers = {"content-location": url}
     if content_type:
         headers["content-type"] = content_type
-    body = strip_dtd(body)
     parsed = feedparser.parse(
-        io.BytesIO(body), response_headers=headers, sanitize_html=False, resolve_relative_uris=False
+        io.BytesIO(stripped), response_headers=headers, sanitize_html=False, resolve_relative_uris=False
     )
     if not parsed.get("version") and not parsed.entries:
-        raise FeedError(_why_not_a_feed(body, parsed))
+        raise FeedError(_why_not_a_feed(stripped, parsed))
     entries = tuple(_entry(feed, url, item) for item in parsed.entries)
     ttl = str(parsed.feed.get("ttl", "")).strip()
     return ParsedFeed(
@@ -61,33 +63,39 @@ def parse_feed(feed: str, body: bytes, url: str, content_type: str | None = None
         language=_bare_language(parsed.feed.get("language")),
         entries=entries,
         ttl=timedelta(minutes=int(ttl)) if ttl.isdigit() and 0 < int(ttl) < 100000 else None,
+        declarations_removed=len(stripped) != len(body),
     )
 
 
-_WIDE = (  # byte-order marks and '<?' in the UTF-16/32 encodings, which regexes over bytes cannot read
-    (codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
-    (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"),
-    (b"<\x00\x00\x00", "utf-32-le"), (b"\x00\x00\x00<", "utf-32-be"),
-    (b"<\x00?\x00", "utf-16-le"), (b"\x00<\x00?", "utf-16-be"),
-)
 _DOCTYPE = re.compile(rb"<!DOCTYPE\b", re.I)
 _HEAD_TOKEN = re.compile(rb"""[^\[>"']+|"[^"]*"|'[^']*'|.""", re.S)
 _SUBSET_TOKEN = re.compile(rb"""\]\s*>|"[^"]*"|'[^']*'|<!--.*?-->|[^"'\]<]+|.""", re.S)
 _ENTITY = re.compile(rb"""<!ENTITY(?:"[^"]*"|'[^']*'|[^>"'])*>""", re.I)
-_ENCODING_DECL = re.compile(rb"""^(<\?xml[^>]*?encoding=)(["'])[^"']*\2""")
+_ENCODING_DECL = re.compile(rb"""^(\s*<\?xml[^>]*?encoding\s*=\s*)(["'])[^"']*\2""")
+
+
+def as_utf8(body: bytes, content_type: str | None) -> tuple[bytes, str | None]:
+    """The feed in UTF-8, its declaration saying so, whatever it came in (see monitor.encodings):
+    then DOCTYPEs can be found in any encoding, and a wrong HTTP charset does no harm."""
+    header = None
+    for part in (content_type or "").split(";")[1:]:
+        name, _, value = part.strip().partition("=")
+        if name.lower() == "charset":
+            header = value
+    declared = encodings.xml_declared(body)
+    decoded = encodings.decode(body, [encodings.bom(body), declared, header, "utf-8"], encodings.XML_CODECS)
+    if decoded is None:
+        return body, content_type   # feedparser gets the bytes and its own guess (chardet)
+    text = decoded[0].lstrip("\ufeff")
+    utf8 = _ENCODING_DECL.sub(rb"\1\2utf-8\2", text.encode("utf-8"), count=1)
+    media = (content_type or "application/xml").split(";")[0].strip() or "application/xml"
+    return utf8, f"{media}; charset=utf-8"
 
 
 def strip_dtd(body: bytes) -> bytes:
-    """Remove DOCTYPE and ENTITY declarations: entity expansion (billion laughs, one big
-    entity used thousands of times, external entities) then has nothing to expand."""
-    for mark, codec in _WIDE:
-        if body.startswith(mark):
-            try:
-                text = body.decode(codec)
-            except UnicodeDecodeError:
-                return body
-            narrow = text.lstrip("\ufeff").encode("utf-8")
-            return _ENCODING_DECL.sub(rb"\1\2utf-8\2", strip_dtd(narrow), count=1)
+    """Remove DOCTYPE and ENTITY declarations from an ASCII-compatible body: entity expansion
+    (billion laughs, one big entity used thousands of times, external entities) then has
+    nothing to expand."""
     found = _DOCTYPE.search(body)
     while found:
         end = _doctype_end(body, found.end())

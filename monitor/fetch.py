@@ -16,7 +16,7 @@ import asyncio
 import ipaddress
 import socket
 from dataclasses import dataclass, field
-from typing import Mapping
+from typing import Callable, Mapping
 
 import aiohttp
 from aiohttp.abc import ResolveResult
@@ -77,26 +77,43 @@ class Response:
         return None
 
 
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+
 def is_public(address: str) -> bool:
-    """True for globally routable addresses; anything else (loopback, private, CGNAT...) is refused."""
+    """True for globally routable addresses; anything else (loopback, private, CGNAT...) is refused.
+    IPv6 forms that carry an IPv4 address (mapped, compatible, NAT64, 6to4, Teredo) are judged by it."""
     try:
         ip = ipaddress.ip_address(address.split("%", 1)[0])
     except ValueError:
         return False
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return is_public(str(ip.ipv4_mapped))
+        if int(ip) >> 32 == 0:   # IPv4-compatible (::a.b.c.d), also :: and ::1
+            return is_public(str(ipaddress.IPv4Address(int(ip))))
+        if ip in _NAT64:
+            return is_public(str(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)))
+        if ip.sixtofour is not None and not is_public(str(ip.sixtofour)):
+            return False
+        if ip.teredo is not None and not is_public(str(ip.teredo[1])):
+            return False
     return ip.is_global and not ip.is_multicast
 
 
 class _GuardedResolver(ThreadedResolver):
-    """Resolves like the system does, then refuses the name if any address is not public."""
+    """Resolves like the system does, then refuses the name if any address is not allowed."""
+
+    def __init__(self, allowed: Callable[[str], bool]):
+        super().__init__()
+        self.allowed = allowed
 
     async def resolve(
         self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
     ) -> list[ResolveResult]:
         results = await super().resolve(host, port, family)
         for result in results:
-            if not is_public(result["host"]):
+            if not self.allowed(result["host"]):
                 raise BlockedAddress(host, f"{host} resolves to non-public address {result['host']}")
         return results
 
@@ -104,16 +121,18 @@ class _GuardedResolver(ThreadedResolver):
 class HttpClient:
     """Use as ``async with HttpClient(...) as client``; one per process."""
 
-    def __init__(self, *, user_agent: str, private_networks: bool, limits: Limits = Limits()):
+    def __init__(self, *, user_agent: str, private_networks: bool, limits: Limits = Limits(),
+                 allowed: Callable[[str], bool] = is_public):
         self.user_agent = user_agent
         self.private_networks = private_networks
         self.limits = limits
+        self.allowed = allowed   # the address policy for links: is_public, unless a test narrows it
         self._trusted: aiohttp.ClientSession | None = None
         self._guarded: aiohttp.ClientSession | None = None
 
     async def __aenter__(self) -> "HttpClient":
         self._trusted = self._session(resolver=None)
-        self._guarded = self._trusted if self.private_networks else self._session(_GuardedResolver())
+        self._guarded = self._trusted if self.private_networks else self._session(_GuardedResolver(self.allowed))
         return self
 
     async def __aexit__(self, *exc_info) -> None:
@@ -166,7 +185,7 @@ class HttpClient:
     async def _follow(self, session: aiohttp.ClientSession, url: str, headers: dict, guarded: bool) -> Response:
         current = url
         for _ in range(self.limits.max_redirects + 1):
-            target = _checked_url(current, guarded)
+            target = _checked_url(current, self.allowed if guarded else None)
             try:
                 async with session.get(target, headers=headers, allow_redirects=False) as resp:
                     if resp.status in _REDIRECTS:
@@ -207,8 +226,8 @@ class HttpClient:
         return b"".join(chunks)
 
 
-def _checked_url(url: str, guarded: bool) -> URL:
-    """Refuse other schemes always, and literal non-public addresses on guarded requests."""
+def _checked_url(url: str, allowed: Callable[[str], bool] | None) -> URL:
+    """Refuse other schemes always, and literal addresses the policy refuses on guarded requests."""
     try:
         parsed = URL(url)
     except (ValueError, TypeError) as exc:
@@ -217,10 +236,10 @@ def _checked_url(url: str, guarded: bool) -> URL:
         raise BlockedAddress(url, f"scheme {parsed.scheme or '(none)'!r} is not fetched")
     if not parsed.host:
         raise BlockedAddress(url, "URL has no host")
-    if guarded:
+    if allowed is not None:
         host = parsed.host.strip("[]")
         literal = _ip_literal(host)
-        if literal is not None and not is_public(literal):
+        if literal is not None and not allowed(literal):
             raise BlockedAddress(url, f"non-public address {host}")
     return parsed
 

@@ -100,6 +100,9 @@ class Pipeline:
                 parsed = await asyncio.to_thread(
                     parse_feed, feed.name, response.body, response.url, response.headers.get("content-type")
                 )
+                if parsed.declarations_removed:
+                    log.warning(kv("feed_declarations_removed", feed=feed.name,
+                                   reason="DOCTYPE or ENTITY declarations (entity expansion) taken out"))
                 new, alerted, errors = await self._process_entries(feed, parsed, now)
                 if errors:
                     return self._failed(feed, now, cache.errors + 1,

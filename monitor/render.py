@@ -30,9 +30,21 @@ def defang(text: str) -> str:
     return _MENTIONS.sub("@" + ZWSP, text)
 
 
+# Title characters that HTML or Markdown would read as markup, and look-alikes that they do not.
+# apprise escapes the body for each service, but not the title; titles keep their look, not their power.
+_MARKUP = str.maketrans({"<": "‹", ">": "›", "*": "∗", "_": "ˍ", "`": "ˋ", "[": "［", "]": "］", "|": "│",
+                         "~": "∼", "#": "＃"})
+_ENTITY = re.compile(r"&(?=#?\w+;)")
+
+
 def one_line(text: str, limit: int = MAX_TITLE) -> str:
     line = " ".join(defang(text).split())
     return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
+
+
+def title_line(text: str) -> str:
+    """An alert's title: one line, and inert as markup in every service apprise speaks to."""
+    return _ENTITY.sub("&" + ZWSP, one_line(text).translate(_MARKUP))
 
 
 def alert_text(
@@ -56,11 +68,11 @@ def alert_text(
     for match in matches:
         for hit in match.hits:
             lines.append(f'- {match.rule}: "{one_line(hit.term)}" in: {one_line(hit.snippet, 400)}')
-    return one_line(f"[{', '.join(rules)}] {headline}"), "\n".join(lines)
+    return title_line(f"{', '.join(rules)}: {headline}"), "\n".join(lines)
 
 
 def feed_down_text(*, feed: str, url: str, failures: int, error: str, retry_at: datetime) -> tuple[str, str]:
-    title = f"[monitor] feed {feed} is failing"
+    title = title_line(f"monitor: feed {feed} is failing")
     body = "\n".join([
         f"The feed {feed} has failed {failures} times in a row.",
         f"URL: {defang(url)}",
@@ -73,7 +85,7 @@ def feed_down_text(*, feed: str, url: str, failures: int, error: str, retry_at: 
 
 
 def feed_up_text(*, feed: str, url: str, now: datetime) -> tuple[str, str]:
-    title = f"[monitor] feed {feed} works again"
+    title = title_line(f"monitor: feed {feed} works again")
     body = f"The feed {feed} was fetched again at {now.strftime('%Y-%m-%d %H:%M UTC')}.\nURL: {defang(url)}"
     return title, body
 

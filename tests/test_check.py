@@ -63,7 +63,7 @@ def test_alert_carries_the_evidence(newsroom, webhook, site):
     assert '"Exportkontrollen" in: USA verschärfen Technologie-Exportkontrollen' in body
     assert '"H20" in: …' in body and "dürfen H20-Chips des Herstellers" in body
     assert '"Nvidia" in: …' in body
-    assert german["title"].startswith("[export-controls, nvidia-h20, german-nvidia] ")
+    assert german["title"].startswith("export-controls, nvidia-h20, german-nvidia: ")
 
 
 def test_one_alert_per_article_lists_every_matching_rule(newsroom, webhook):
@@ -140,7 +140,7 @@ def test_page_without_text_falls_back_to_the_feed_summary(site, webhook, tmp_pat
 def test_language_rules_and_detected_languages(newsroom, webhook, tmp_path):
     run_monitor("check", "--config", str(newsroom))
     german_rule = [m for m in webhook.received if "german-nvidia" in m["title"]]
-    assert [m["title"].split("] ")[1] for m in german_rule] == [ARTICLES["de-exportkontrollen"].title]
+    assert [m["title"].split(": ", 1)[1] for m in german_rule] == [ARTICLES["de-exportkontrollen"].title]
     languages = dict(query(tmp_path / "monitor.db", "SELECT title, language FROM articles"))
     assert {languages[a.title] for a in ARTICLES.values() if a.title in languages and a.slug != "en-old"} >= {
         "en", "de", "nl", "fr", "zh"}
@@ -279,9 +279,9 @@ any = ["Huawei"]
     config = write_config(tmp_path, [{"name": "f", "url": url}], rules=rules,
                           channels={"mail": mail, "hook": webhook.url()})
     assert run_monitor("check", "--config", str(config)).code == 0
-    assert [m["title"] for m in webhook.received] == [f"[huawei] {ARTICLES['en-huawei'].title}"]
+    assert [m["title"] for m in webhook.received] == [f"huawei: {ARTICLES['en-huawei'].title}"]
     assert sorted(m["Subject"] for m in mailbox.messages) == sorted(
-        [f"[chips] {ARTICLES['en-chips'].title}", f"[huawei] {ARTICLES['en-huawei'].title}"])
+        [f"chips: {ARTICLES['en-chips'].title}", f"huawei: {ARTICLES['en-huawei'].title}"])
 
 
 def test_several_urls_in_one_channel_each_get_the_alert(site, webhook, tmp_path):

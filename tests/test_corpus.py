@@ -435,5 +435,5 @@ def test_chinese_page_is_detected_as_zh(page, detector):
     text = _text_of(READABILITY / page / "source.html")
     assert len(text) > 300
     language = detector.detect(text)
-    assert language == detector.detect(text, hint="en")  # a confident detection beats the feed's hint
+    assert language == detector.detect(text, "en")  # a confident detection beats the feed's hint
     assert language.code == "zh" and language.detected and language.confidence >= 0.8

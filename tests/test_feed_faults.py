@@ -8,10 +8,14 @@ import sys
 import time
 
 import pytest
-
 from conftest import monitor_env, query, run_monitor, write_config
 from content import ARTICLES, item_for, rss
-from monitor.schedule import next_poll_after_failure, next_poll_after_success, parse_retry_after
+
+from monitor.schedule import (
+    next_poll_after_failure,
+    next_poll_after_success,
+    parse_retry_after,
+)
 
 
 def schedule(db) -> tuple[float, int, str]:
@@ -86,7 +90,7 @@ def test_a_failing_feed_is_never_given_up_and_notices_go_out_once_each_way(site,
             time.sleep(0.2)
         assert len(site.statuses("/f")) >= 8                      # still being tried, failure after failure
         down = [m for m in webhook.received if "is failing" in m["title"]]
-        assert [m["title"] for m in down] == ["[monitor] feed f is failing"]
+        assert [m["title"] for m in down] == ["monitor: feed f is failing"]
         assert "has failed 3 times in a row" in down[0]["message"] and "HTTP 503" in down[0]["message"]
         assert any(ARTICLES["en-chips"].title in m["title"] for m in webhook.received)   # the good feed went on
 
@@ -101,8 +105,8 @@ def test_a_failing_feed_is_never_given_up_and_notices_go_out_once_each_way(site,
         daemon.send_signal(signal.SIGTERM)
         _, stderr = daemon.communicate(timeout=60)
     assert daemon.returncode == 0, stderr
-    notices = [m["title"] for m in webhook.received if m["title"].startswith("[monitor]")]
-    assert notices == ["[monitor] feed f is failing", "[monitor] feed f works again"]
+    notices = [m["title"] for m in webhook.received if m["title"].startswith("monitor:")]
+    assert notices == ["monitor: feed f is failing", "monitor: feed f works again"]
     assert "event=feed_recovered feed=f" in stderr
     assert query(tmp_path / "monitor.db", "SELECT errors, notified FROM feeds WHERE name = 'f'") == [(0, 0)]
 
