@@ -16,7 +16,7 @@ import bisect
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Iterable, Iterator, NamedTuple, Sequence
 
 import ahocorasick
 
@@ -51,8 +51,7 @@ class RulesError(ValueError):
         super().__init__("; ".join(f"rules[{i}].{key}: {message}" for i, key, message in problems))
 
 
-@dataclass(frozen=True)
-class Occurrence:
+class Occurrence(NamedTuple):
     field: str   # "title" or "text"
     start: int   # in that field as written (NFKC)
     end: int
@@ -248,9 +247,9 @@ class RuleSet:
         if self._prefilter is None:
             return True
         doc = Folded.of(text)
-        for term_id, index, start, end in self._prefilter.hits(doc):
+        for term_id, index, start, end, sure in self._prefilter.hits(doc):
             term = self.terms[term_id]
-            if term.check(term.variants[index], doc, start, end):
+            if sure or term.check(term.variants[index], doc, start, end):
                 return True
         return False
 
@@ -310,10 +309,11 @@ class _Document:
             return
         terms = self.terms
         for name, doc in self.fields.items():
-            for term_id, index, start, end in scanner.hits(doc):
+            for term_id, index, start, end, checked in scanner.hits(doc):
                 term = terms[term_id]
-                if term.check(term.variants[index], doc, start, end):
-                    start, end = _whole_words(doc.folded, start, end, term)
+                if checked or term.check(term.variants[index], doc, start, end):
+                    if term.left_open or term.right_open:
+                        start, end = _whole_words(doc.folded, start, end, term)
                     self._found[term_id].append(Occurrence(name, *doc.span(start, end)))
 
     def present(self) -> frozenset[int]:
@@ -421,15 +421,17 @@ def _positive_terms(rule: CompiledRule, ids: dict[str, int]) -> set[int]:
     return positive
 
 
-_BOUNDARY = re.compile(r"[\W_]|" + NO_SPACE_SCRIPTS.pattern)
+_BOUNDARY = re.compile(NO_SPACE_SCRIPTS.pattern)
 
 
 class _Scanner:
     """Finds the terms of a set in a folded text, in one Aho-Corasick pass.
 
-    The text is scanned with everything but letters and digits turned into
-    spaces, and terms that need a word boundary are looked for with a space
-    on that side: an automaton hit is then a whole word, not a piece of one.
+    In the folded text every character that is not a letter or a digit is
+    already a space; the scan adds one at each end and turns characters of
+    scripts written without spaces into spaces too. Terms that need a word
+    boundary are looked for with a space on that side: an automaton hit is
+    then a whole word, not a piece of one.
     Terms in scripts written without spaces (Chinese...) have an automaton of
     their own, run only over texts that have such characters.
     """
@@ -440,37 +442,41 @@ class _Scanner:
         for term_id, term in terms:
             for index, variant in enumerate(term.variants):
                 size = len(variant.key)
+                plain = not variant.accents and not variant.exact
                 if NO_SPACE_SCRIPTS.search(variant.key):
-                    unspaced[variant.key].append((term_id, index, size, -1))
+                    unspaced[variant.key].append((term_id, index, size, -1, False))
                     continue
                 right = "" if variant.free_right else " "
-                key = ("" if variant.free_left else " ") + _BOUNDARY.sub(" ", variant.key) + right
-                spaced[key].append((term_id, index, size, len(right)))
+                key = ("" if variant.free_left else " ") + variant.key + right
+                # the spaces in the key are the word boundaries: nothing left to check but accents and case
+                spaced[key].append((term_id, index, size, len(right), plain))
         self._spaced = _automaton(spaced)
         self._unspaced = _automaton(unspaced)
 
     def __len__(self) -> int:
         return len(self._spaced) + len(self._unspaced)
 
-    def hits(self, doc: Folded) -> Iterator[tuple[int, int, int, int]]:
-        """(term id, variant index, start, end) in the folded text of every candidate.
+    def hits(self, doc: Folded) -> Iterator[tuple[int, int, int, int, bool]]:
+        """(term id, variant index, start, end, sure) in the folded text of every candidate;
+        ``sure`` when nothing is left to check.
 
         An automaton reports where a key ends (inclusive). In the scan, which has one
         space more in front than the folded text, the term ends ``right`` characters
         before its key; unspaced keys are found in the folded text itself (right = -1).
         """
+        unspaced = NO_SPACE_SCRIPTS.search(doc.folded) is not None
         if len(self._spaced):
-            scan = " " + _BOUNDARY.sub(" ", doc.folded) + " "
+            scan = " " + (_BOUNDARY.sub(" ", doc.folded) if unspaced else doc.folded) + " "
             yield from _ends(self._spaced.iter(scan))
-        if len(self._unspaced) and NO_SPACE_SCRIPTS.search(doc.folded):
+        if len(self._unspaced) and unspaced:
             yield from _ends(self._unspaced.iter(doc.folded))
 
 
-def _ends(found) -> Iterator[tuple[int, int, int, int]]:
+def _ends(found) -> Iterator[tuple[int, int, int, int, bool]]:
     for end, entries in found:
-        for term_id, index, size, right in entries:
+        for term_id, index, size, right, sure in entries:
             stop = end - right
-            yield term_id, index, stop - size, stop
+            yield term_id, index, stop - size, stop, sure
 
 
 def _automaton(entries: dict) -> ahocorasick.Automaton:

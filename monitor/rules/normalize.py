@@ -5,12 +5,15 @@ Both sides are put in NFKC form, then *folded* character by character:
 * lower case (so case-insensitive matching is a plain comparison);
 * accents removed (é -> e, ł -> l, ø -> o); ß stays ß, and terms are expanded
   into their ß/ss spellings instead, which keeps folding one character for one;
-* hyphens, dashes, spaces and non-breaking spaces all become one space, so
-  "export-controls" and "export controls" read the same and a hyphen is a
-  word boundary;
-* curly apostrophes become ';
-* soft hyphens and zero-width characters are dropped, and runs of spaces are
-  squeezed to one.
+* hyphens, dashes, spaces, non-breaking spaces and every other punctuation
+  mark or symbol become one space, so "export-controls" and "export controls"
+  read the same, a hyphen is a word boundary, and l'exportation is
+  l’exportation;
+* soft hyphens and zero-width characters are dropped.
+
+Runs of spaces are left as they are, on both sides: "U.S. Commerce" folds to
+the same "u s  commerce" in a term and in a text, and a phrase does not run
+across punctuation ("export, controls" is not "export controls").
 
 A ``Folded`` text remembers where each of its characters came from, so a
 match in the folded text can be shown, and checked, in the text as written.
@@ -30,7 +33,6 @@ _HYPHENS = "-\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63\uff0d"
 _INVISIBLE = "\u00ad\u200b\u200c\u200d\u2060\ufeff"
 _APOSTROPHES = "\u2018\u2019\u02bc\u0060\u00b4\u2032"
 _BASE = {"ł": "l", "ø": "o", "đ": "d", "ħ": "h", "ı": "i", "ŀ": "l", "ŧ": "t", "ς": "σ", "ſ": "s"}
-_SQUEEZE = re.compile(_DROP + "| (?= )")
 NO_SPACE_SCRIPTS = re.compile(
     "[\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff"
     "\uf900-\ufaff\uac00-\ud7af\u1100-\u11ff\u3130-\u318f]"
@@ -38,12 +40,10 @@ NO_SPACE_SCRIPTS = re.compile(
 
 
 def _fold_char(char: str) -> str:
-    if char in _SPACES or char in _HYPHENS:
-        return " "
     if char in _INVISIBLE:
         return _DROP
-    if char in _APOSTROPHES:
-        return "'"
+    if char in _SPACES or char in _HYPHENS or char in _APOSTROPHES or _punctuation(char):
+        return " "
     lower = char.lower()
     if len(lower) != 1:
         return char
@@ -57,12 +57,18 @@ def _fold_char(char: str) -> str:
     return base if len(base) == 1 else lower
 
 
+def _punctuation(char: str) -> bool:
+    """Punctuation, symbols, separators: anything that is neither a letter, a digit nor a mark."""
+    return unicodedata.category(char)[0] in "PSZC" and char not in "\x00"
+
+
 def _LATIN_OR_GREEK(code: int) -> bool:
     return code < 0x250 or 0x370 <= code < 0x400 or 0x1e00 <= code < 0x2000
 
 
 def _table() -> dict[int, str]:
-    ranges = [(0, 0x530), (0x1e00, 0x2070), (0x3000, 0x3001), (0xfe58, 0xfe64), (0xfeff, 0xff0e)]
+    ranges = [(0, 0x530), (0x1e00, 0x2070), (0x20a0, 0x20c1), (0x3000, 0x3040), (0xfe10, 0xfe70), (0xfeff, 0xff10),
+              (0xff1a, 0xff21), (0xff3b, 0xff41), (0xff5b, 0xff66)]
     table = {}
     for start, end in ranges:
         for code in range(start, end):
@@ -74,12 +80,14 @@ def _table() -> dict[int, str]:
 
 
 FOLD = _table()
-# After str.lower() (fast, in C) only these characters still change: a few ASCII ones, replaced
-# with str.replace, and the rest, replaced in one regex pass that only stops at them.
+# After str.lower() (fast, in C) only these characters still change. The ASCII ones all become
+# spaces: one bytes.translate over the UTF-8 form does them (multi-byte sequences are left alone).
+# The others (accented letters, typographic punctuation) are replaced one distinct character at a time.
 _AFTER_LOWER = {chr(code): folded for code, folded in FOLD.items() if chr(code).lower() == chr(code)}
-_ASCII = {char: folded for char, folded in _AFTER_LOWER.items() if char.isascii()}
+_ASCII_TABLE = bytes(32 if byte < 128 and chr(byte) in _AFTER_LOWER else byte for byte in range(256))
+assert all(_AFTER_LOWER[chr(byte)] == " " for byte in range(128) if chr(byte) in _AFTER_LOWER)
 _OTHERS = {char: folded for char, folded in _AFTER_LOWER.items() if not char.isascii()}
-_SPECIAL = re.compile("[" + "".join(re.escape(char) for char in sorted(_OTHERS)) + "]")
+_NON_ASCII = re.compile("[^\x00-\x7f]")
 
 
 def _marked(text: str) -> str:
@@ -87,10 +95,16 @@ def _marked(text: str) -> str:
     lowered = text.lower()
     if len(lowered) != len(text):   # a letter whose lower case is two (İ): the slow, exact way
         return text.translate(FOLD)
-    for char, folded in _ASCII.items():
-        if char in lowered:
+    lowered = lowered.encode("utf-8", "surrogatepass").translate(_ASCII_TABLE).decode("utf-8", "surrogatepass")
+    if lowered.isascii():
+        return lowered
+    # which non-ASCII characters are there: few kinds in European text, thousands in Chinese
+    present = set(lowered) if NO_SPACE_SCRIPTS.search(lowered) else set(_NON_ASCII.findall(lowered))
+    for char in present:
+        folded = _OTHERS.get(char)
+        if folded is not None:
             lowered = lowered.replace(char, folded)
-    return lowered if lowered.isascii() else _SPECIAL.sub(lambda found: _OTHERS[found.group()], lowered)
+    return lowered
 
 
 def nfkc(text: str) -> str:
@@ -99,7 +113,7 @@ def nfkc(text: str) -> str:
 
 def fold(text: str) -> str:
     """The folded form of an already NFKC-normalised text (no position map)."""
-    return _SQUEEZE.sub("", _marked(text))
+    return _marked(text).replace(_DROP, "")
 
 
 @lru_cache(maxsize=4096)
@@ -118,24 +132,29 @@ class Folded:
 
     original: str
     folded: str
-    _gaps: tuple[int, ...]   # for the k-th dropped character: its folded position minus k
+    _dropped: tuple[int, ...] = ()    # the characters dropped: for the k-th, its position minus k
 
     @classmethod
     def of(cls, text: str) -> "Folded":
         original = nfkc(text)
         marked = _marked(original)
-        if _DROP not in marked and "  " not in marked:
-            return cls(original, marked, ())
-        dropped = [m.start() for m in _SQUEEZE.finditer(marked)]
-        folded = _SQUEEZE.sub("", marked)
-        return cls(original, folded, tuple(position - k for k, position in enumerate(dropped)))
+        if _DROP not in marked:
+            return cls(original, marked)
+        dropped = []   # rare: soft hyphens, zero-width characters
+        at = marked.find(_DROP)
+        while at != -1:
+            dropped.append(at - len(dropped))
+            at = marked.find(_DROP, at + 1)
+        return cls(original, marked.replace(_DROP, ""), tuple(dropped))
 
     def position(self, index: int) -> int:
         """Where folded character ``index`` is in the original text."""
-        return index + bisect.bisect_right(self._gaps, index) if self._gaps else index
+        return index + bisect.bisect_right(self._dropped, index) if self._dropped else index
 
     def span(self, start: int, end: int) -> tuple[int, int]:
         """The original span of folded characters ``start`` to ``end`` (exclusive)."""
+        if not self._dropped:
+            return start, end
         if start >= end:
             position = self.position(start) if start < len(self.folded) else len(self.original)
             return position, position
@@ -143,6 +162,7 @@ class Folded:
 
     def chars(self, start: int, end: int) -> str:
         """The original characters behind folded ``start:end``, dropped ones left out."""
-        if not self._gaps:
+        if not self._dropped:
             return self.original[start:end]
         return "".join(self.original[self.position(i)] for i in range(start, end))
+

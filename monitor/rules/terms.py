@@ -117,6 +117,7 @@ def parse_term(raw: str) -> Term:
         raise TermError("the term is empty")
     if not any(is_wordish(c) or NO_SPACE_SCRIPTS.match(c) for c in text):
         raise TermError("the term has no letters or digits")
+    text = " ".join(text.split())   # spaces typed twice, or non-breaking, are one space
     variants = tuple(_variant(spelling, exact, left_open, right_open) for spelling in _spellings(nfkc(text)))
     return Term(raw.strip(), variants, left_open, right_open)
 
@@ -165,7 +166,7 @@ def _variant(spelling: str, exact: bool, left_open: bool, right_open: bool) -> V
     written: list[str | None] = []
     for char in spelling:
         folded = FOLD.get(ord(char), char)
-        if folded == _DROP or (folded == " " and (not key or key[-1] == " ")):
+        if folded == _DROP or (folded == " " and not key):
             continue
         lower = char.lower()
         key.append(folded)
