@@ -13,6 +13,7 @@ import re
 import sys
 from contextlib import asynccontextmanager
 from datetime import datetime, timezone
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, AsyncIterator
 
@@ -73,11 +74,11 @@ def _log_level(verbose: int, quiet: bool, default: int) -> int:
 @asynccontextmanager
 async def _runtime(settings: Settings) -> AsyncIterator[Pipeline]:
     """Open the store and the HTTP client, and build the pipeline around them."""
-    from monitor.extract import LanguageDetector
     from monitor.faults import CrashPoints
     from monitor.fetch import HttpClient, Limits
     from monitor.notify import Notifier
     from monitor.pipeline import Pipeline
+    from monitor.tasks import worker_state
     from monitor.workers import CpuPool, default_size
 
     store = _open_store(settings)
@@ -86,7 +87,7 @@ async def _runtime(settings: Settings) -> AsyncIterator[Pipeline]:
         store.sync_feeds(settings.feeds)
         limits = Limits(timeout=settings.timeout.total_seconds())
         async with HttpClient(user_agent=settings.user_agent, private_networks=settings.private_networks,
-                              limits=limits) as client, CpuPool(default_size(), LanguageDetector) as cpu:
+                              limits=limits) as client, CpuPool(default_size(), partial(worker_state, settings.ruleset)) as cpu:
             yield Pipeline(settings, store, client, notifier, cpu, crash=CrashPoints(os.environ))
     finally:
         notifier.close()

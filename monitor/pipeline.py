@@ -18,22 +18,20 @@ import os
 import random
 import socket
 import uuid
+import zlib
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Callable
 
+from monitor import tasks
 from monitor.config import FeedConfig, Settings
 from monitor.delivery import DeliveryOutcome, Sender
 from monitor.errors import FeedError, FetchError
-from monitor.extract import (
-    MAX_PAGE_BYTES,
-    Language,
-    read_page,
-    read_summary,
-)
+from monitor.extract import MAX_PAGE_BYTES
 from monitor.faults import NO_CRASH, CrashPoints
-from monitor.feeds import ParsedFeed, parse_feed
+from monitor.feeds import ParsedFeed
 from monitor.fetch import FEED_ACCEPT, HttpClient
+from monitor.language import Language, LanguageDetector
 from monitor.logs import kv
 from monitor.models import Alert, Article, Entry
 from monitor.notify import Notifier
@@ -84,6 +82,8 @@ class Pipeline:
         self.sender = Sender(store, notifier, owner, attempts=settings.delivery_attempts,
                              max_age=settings.delivery_max_age, rng=rng, crash=crash)
         self._reading: dict[str, asyncio.Event] = {}   # article URLs being read right now
+        self._detector: LanguageDetector | None = None  # made when first needed
+        self._detector_lock = asyncio.Lock()
 
     # feeds -----------------------------------------------------------------
 
@@ -97,9 +97,9 @@ class Pipeline:
             parsed = None
             new = alerted = 0
             if not response.not_modified:
-                parsed = await asyncio.to_thread(
-                    parse_feed, feed.name, response.body, response.url, response.headers.get("content-type")
-                )
+                parsed = await self.cpu.run(tasks.parse, feed.name, response.body, response.url,
+                                            response.headers.get("content-type"),
+                                            timeout=self.settings.extract_timeout.total_seconds())
                 if parsed.declarations_removed:
                     log.warning(kv("feed_declarations_removed", feed=feed.name,
                                    reason="DOCTYPE or ENTITY declarations (entity expansion) taken out"))
@@ -107,7 +107,7 @@ class Pipeline:
                 if errors:
                     return self._failed(feed, now, cache.errors + 1,
                                         f"{len(errors)} entries could not be processed: {errors[0]!r}")
-        except (FetchError, FeedError) as exc:
+        except (FetchError, FeedError, WorkerError) as exc:
             return self._failed(feed, now, cache.errors + 1, str(exc), getattr(exc, "retry_after", None))
         except asyncio.CancelledError:
             self.store.reschedule(feed.name, now)   # interrupted: due again at once
@@ -187,8 +187,12 @@ class Pipeline:
             done.set()
 
     async def _judge(self, entry: Entry, hint: str | None, now: datetime, published: datetime) -> bool:
-        text, source, language = await self._read(entry, hint)
-        article = Article(entry.title, text, language.code, language.confidence)
+        reading = await self._read(entry)
+        if reading.source == tasks.SKIPPED:   # no rule can match the whole page: nothing more to do
+            self.store.record_entry(entry, now, published, status="no_match", kept_page=reading.kept)
+            return False
+        language = await self._language(f"{entry.title}\n{reading.text}", hint, reading.page_language)
+        article = Article(entry.title, reading.text, language.code, language.confidence)
         matches = self.rules.match(article)
         alerts = []
         if matches:
@@ -201,7 +205,7 @@ class Pipeline:
                     alerts.append(Alert(channel, title, body, targets))
         stored = self.store.record_entry(
             entry, now, published, status="matched" if matches else "no_match",
-            article=article, text_source=source, matches=matches, alerts=alerts,
+            article=article, text_source=reading.source, matches=matches, alerts=alerts, kept_text=reading.kept,
         )
         if stored and alerts:
             self.crash.reached("after_match")
@@ -210,28 +214,29 @@ class Pipeline:
                         rules=",".join(m.rule for m in matches)))
         return stored and bool(alerts)
 
-    async def _read(self, entry: Entry, hint: str | None) -> tuple[str, str, Language]:
-        """(text, source, language): the page's main text, or the feed's own text when the page
-        cannot be fetched, is too big, takes too long to extract, or yields less than the feed."""
-        limit = self.settings.extract_timeout.total_seconds()
+    async def _read(self, entry: Entry) -> tasks.PageReading:
+        """The page's main text, or the feed's own text when the page cannot be fetched, is too big,
+        takes too long to extract, or yields less than the feed; or SKIPPED when no rule can match."""
         if entry.url:
             try:
                 page = await self.client.get(entry.url, trusted=False)
                 if len(page.body) > MAX_PAGE_BYTES:
                     log.info(kv("page_too_large", feed=entry.feed, url=entry.url, bytes=len(page.body)))
                 else:
-                    return await self.cpu.run(read_page, page.body, page.url, page.charset, entry.title,
-                                              entry.summary, hint, timeout=limit)
+                    return await self.cpu.run(tasks.read_page, page.body, page.url, page.charset, entry.title,
+                                              entry.summary, timeout=self.settings.extract_timeout.total_seconds())
             except FetchError as exc:
                 log.info(kv("page_not_fetched", feed=entry.feed, url=entry.url, error=exc.reason))
             except WorkerError as exc:
                 log.warning(kv("page_not_extracted", feed=entry.feed, url=entry.url, error=str(exc)))
-        try:
-            language = await self.cpu.run(read_summary, entry.title, entry.summary, hint, timeout=limit)
-        except WorkerError as exc:
-            log.warning(kv("language_not_detected", feed=entry.feed, url=entry.url, error=str(exc)))
-            language = Language(hint, 0.0, False)
-        return entry.summary, "feed", language
+        return tasks.PageReading(tasks.FEED, entry.summary, zlib.compress(entry.summary.encode("utf-8"), 6), None)
+
+    async def _language(self, text: str, *fallbacks: str | None) -> Language:
+        """Detected here, not in the workers: langdetect's profiles take 80 MB, held once."""
+        async with self._detector_lock:
+            if self._detector is None:
+                self._detector = await asyncio.to_thread(LanguageDetector)
+        return await asyncio.to_thread(self._detector.detect, text, *fallbacks)
 
     def prune(self, now: datetime) -> None:
         """Forget the texts older than ``keep_text`` (the articles' records stay)."""

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import click
 
-from monitor.extract import Language, LanguageDetector, extract_text, page_language
+from monitor.extract import extract_text, page_language
+from monitor.language import Language, LanguageDetector
 from monitor.models import Article, Hit
 from monitor.rules import RuleSet, Verdict
 from monitor.store import Store, StoredArticle
@@ -100,9 +101,16 @@ def backtest(store: Store, rules: RuleSet, since: datetime, only: str | None = N
     articles = store.stored_articles(since)
     names = [r.name for r in rules.rules] + sorted({r for a in articles for r in a.rules} - {r.name for r in rules.rules})
     changes = {name: RuleChange(name) for name in names if only is None or name == only}
+    detector = None
     for stored in articles:
-        now = {m.rule for m in rules.match(Article(stored.title, stored.text, stored.language,
-                                                   stored.language_confidence))}
+        if stored.text is None:   # not extracted when it came in (no rule could match then): extract now
+            detector = detector or LanguageDetector()
+            text = extract_text(stored.page, stored.url) if stored.page else ""
+            language = detector.detect(f"{stored.title}\n{text}", page_language(stored.page or b""))
+            article = Article(stored.title, text, language.code, language.confidence)
+        else:
+            article = Article(stored.title, stored.text, stored.language, stored.language_confidence)
+        now = {m.rule for m in rules.match(article)}
         for name, change in changes.items():
             change.now += name in now
             if name in now and name not in stored.rules:

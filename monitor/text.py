@@ -15,6 +15,7 @@ _BLOCK = {
 }
 _SPACES = re.compile(r"[ \t\r\f\v\u00a0\u2000-\u200b\u202f\u205f\u3000]+")
 _LINES = re.compile(r"\s*\n\s*")
+_WRAPPED = re.compile(r"(?<!\n)[ \t]*\n[ \t]*(?!\n)")
 
 
 def tidy(text: str) -> str:
@@ -27,8 +28,8 @@ def html_to_text(fragment: str) -> str:
     """Text of an HTML fragment (a feed summary, say), with paragraphs kept apart."""
     if not fragment:
         return ""
-    if "<" not in fragment:
-        return tidy(html.unescape(fragment))
+    if "<" not in fragment:   # plain text: a single line break is a wrapped line, a blank line a paragraph
+        return tidy(_WRAPPED.sub(" ", html.unescape(fragment)))
     try:
         root = lxml.html.fragment_fromstring(fragment, create_parent="div")
     except (etree.ParserError, ValueError):

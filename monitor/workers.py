@@ -57,9 +57,14 @@ def _serve(conn: Connection, setup: Callable[[], Any] | None) -> None:
         fn, args = message
         try:
             reply = ("ok", fn(state, *args))
+        except MonitorError as exc:   # one of ours (a FeedError, say): the caller gets it as it is
+            reply = ("raise", exc)
         except Exception as exc:  # the step's fault, reported to the caller as WorkerError
             reply = ("error", f"{type(exc).__name__}: {exc}")
-        conn.send(reply)
+        try:
+            conn.send(reply)
+        except Exception as exc:  # a result or an exception that does not pickle
+            conn.send(("error", f"{type(exc).__name__}: {exc}"))
 
 
 @dataclass(eq=False)   # workers are compared (and hashed) by identity
@@ -76,7 +81,10 @@ class _Worker:
 
 
 class CpuPool:
-    """Use as ``async with CpuPool(size, setup) as pool: await pool.run(fn, *args, timeout=...)``."""
+    """Use as ``async with CpuPool(size, setup) as pool: await pool.run(fn, *args, timeout=...)``.
+
+    Workers start when there is work for them (a pass that only gets 304s starts none), up to
+    ``size``, and are replaced when they time out, crash, or have done ``max_tasks`` tasks."""
 
     def __init__(self, size: int, setup: Callable[[], Any] | None = None, *, max_tasks: int = 1000,
                  start_timeout: float = 60.0):
@@ -88,12 +96,11 @@ class CpuPool:
         self._idle: asyncio.Queue[_Worker] = asyncio.Queue()
         self._all: set[_Worker] = set()
         self._starting: set[asyncio.Task] = set()
+        self._live = 0        # workers running or starting
+        self._failures = 0    # starts that failed in a row
 
     async def __aenter__(self) -> "CpuPool":
-        workers = await asyncio.gather(*(self._start() for _ in range(self.size)))
-        for worker in workers:
-            self._idle.put_nowait(worker)
-        return self
+        return self   # workers start when there is work for them: a pass of 304s starts none
 
     async def __aexit__(self, *exc_info) -> None:
         for task in self._starting:
@@ -144,9 +151,16 @@ class CpuPool:
 
     async def run(self, fn: Callable, *args: Any, timeout: float) -> Any:
         """Run ``fn(state, *args)`` in a worker; WorkerError or StepTimeout when it cannot finish."""
-        if not self._all:
-            raise WorkerError("no worker process could be started")
-        worker = await self._idle.get()
+        while True:
+            if self._idle.empty() and self._live < self.size:
+                self._add_worker()
+            if self._live == 0 and self._failures:
+                raise WorkerError("no worker process could be started")
+            try:
+                worker = await asyncio.wait_for(self._idle.get(), timeout=1.0)
+                break
+            except TimeoutError:
+                continue
         healthy = False
         try:
             try:
@@ -158,6 +172,8 @@ class CpuPool:
                 raise WorkerError("worker process died") from None
             healthy = True
             worker.tasks += 1
+            if status == "raise":
+                raise value
             if status != "ok":
                 raise WorkerError(f"{fn.__name__} failed: {value}")
             return value
@@ -172,14 +188,24 @@ class CpuPool:
             log.warning(kv("worker_replaced", pid=worker.process.pid, reason="timeout or crash"))
         self._all.discard(worker)
         worker.kill()
+        self._live -= 1
+        self._add_worker()
+
+    def _add_worker(self) -> None:
+        """Start a worker in the background; it joins the idle queue once it is ready."""
+        self._live += 1
         task = asyncio.get_running_loop().create_task(self._start())
         self._starting.add(task)
 
         def started(done: asyncio.Task) -> None:
             self._starting.discard(done)
             if not done.cancelled() and done.exception() is None:
+                self._failures = 0
                 self._idle.put_nowait(done.result())
-            elif not done.cancelled():
+                return
+            self._live -= 1
+            if not done.cancelled():
                 log.error(kv("worker_start_failed", error=str(done.exception())))
+                self._failures += 1
 
         task.add_done_callback(started)

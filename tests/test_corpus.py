@@ -29,8 +29,9 @@ import pytest
 from lxml import etree
 
 from monitor.errors import FeedError
-from monitor.extract import LanguageDetector, extract_text
+from monitor.extract import extract_text
 from monitor.feeds import parse_feed
+from monitor.language import LanguageDetector
 from monitor.text import html_to_text
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from content import ARTICLES, page
 
-from monitor.extract import LanguageDetector, extract_text
+from monitor.extract import extract_text
+from monitor.language import LanguageDetector
 
 BOILERPLATE = ["cookies", "Most read", "Huawei ban extended", "Neue Exportkontrollen", "Imprint", "Tech: Huawei"]
 

@@ -23,7 +23,7 @@ def matches(text: str, *, title: str = "", language: str | None = "en", **rule) 
         ("H20", "Nvidia darf H20-Chips nicht mehr liefern."),
         ("export controls", "New export-controls take effect."),
         ("export-controls", "New export controls take effect."),
-        ("Entity List", "added to the entity\nlist on Friday"),
+        ("Entity List", "added to the entity\u00a0list on Friday"),
         ("contrôles", "Les contrôles se durcissent."),
         ("Maßnahmen", "NEUE MAẞNAHMEN BESCHLOSSEN"),
         ("U.S.", "The U.S. Commerce Department"),
@@ -45,6 +45,11 @@ def test_terms_are_found(term, text):
 )
 def test_partial_words_are_not_found(term, text):
     assert matches(text, any=[term]) == []
+
+
+def test_phrases_do_not_cross_paragraphs():
+    assert matches("new export\ncontrols", any=["export controls"]) == []
+    assert matches("new export\ncontrols", any=["export", "controls"]) == ["r"]
 
 
 def test_title_counts_as_well_as_text():
@@ -243,4 +248,6 @@ def test_prefilter_never_rejects_what_could_match():
     assert not rules.could_match("Fußball am Wochenende")
     # a rule that can hold without any of its terms (NOT ...) or with a regex: no prefiltering
     assert RuleSet([RuleConfig("n", query="NOT sport")]).could_match("anything")
-    assert RuleSet([RuleConfig("r", any=("/emb.rgo/",))]).could_match("anything")
+    # a regex term is searched for in the page
+    assert RuleSet([RuleConfig("r", any=("/emb.rgo/",))]).could_match("an embargo")
+    assert not RuleSet([RuleConfig("r", any=("/emb.rgo/",))]).could_match("anything")

@@ -67,7 +67,7 @@ class CompiledRule:
     all: tuple[int, ...]
     none: tuple[int, ...]
     query: Node | None
-    filterable: bool   # it cannot match unless one of its positive terms occurs
+    filterable: bool   # it cannot match unless one of its positive terms (plain or regex) occurs
 
 
 @dataclass(frozen=True)
@@ -125,9 +125,10 @@ class RuleSet:
             else:
                 self._always.append(index)
         self._automata = self._build_automata()
-        positive = self._literal(t for r in self.rules for t in _positive_terms(r, self._ids))
+        positive = self._necessary(t for r in self.rules for t in _positive_terms(r, self._ids))
         self._prefilter = None if not all(r.filterable for r in self.rules) else _Scanner(
-            (tid, self.terms[tid]) for tid in positive)
+            (tid, self.terms[tid]) for tid in positive if not self.terms[tid].is_regex)
+        self._prefilter_patterns = [self.terms[tid] for tid in sorted(positive) if self.terms[tid].is_regex]
 
     # compiling ---------------------------------------------------------------
 
@@ -178,8 +179,6 @@ class RuleSet:
         )
         filterable = bool(compiled.any or compiled.by_language or compiled.all) or (
             query is not None and not _truth(query, _Nothing(), self._ids))
-        positive = _positive_terms(compiled, self._ids)
-        filterable = filterable and all(not self.terms[t].is_regex for t in positive)
         return CompiledRule(**{**compiled.__dict__, "filterable": filterable})
 
     def _build_automata(self) -> dict[str | None, "_Scanner"]:
@@ -195,6 +194,20 @@ class RuleSet:
         for lang, ids in per_language.items():
             automata[lang] = _Scanner((t, self.terms[t]) for t in self._literal(everywhere | ids))
         return automata
+
+    def _necessary(self, ids: Iterable[int]) -> set[int]:
+        """For the prefilter: a term, or for a phrase with wildcards its longest word (it cannot
+        occur without that one; its short words, "de" or "la*", would let every page through)."""
+        found: set[int] = set()
+        for term_id in ids:
+            term = self.terms[term_id]
+            if term.is_sequence:
+                words = [p for p in term.parts if p.text != ANY_WORD]
+                longest = max(words, key=lambda p: min(len(v.key) for v in p.variants))
+                found |= self._necessary([self._ids[longest.text]])
+            else:
+                found.add(term_id)
+        return found
 
     def _literal(self, ids: Iterable[int]) -> set[int]:
         """The terms an automaton looks for: phrases with wildcards stand for their words."""
@@ -251,7 +264,7 @@ class RuleSet:
             term = self.terms[term_id]
             if sure or term.check(term.variants[index], doc, start, end):
                 return True
-        return False
+        return any(term.search(doc.original) for term in self._prefilter_patterns)
 
     def _evaluate(self, rule: CompiledRule, doc: "_Document") -> Verdict:
         verdict = Verdict(rule.name, False, doc.language)
@@ -448,8 +461,9 @@ class _Scanner:
                     continue
                 right = "" if variant.free_right else " "
                 key = ("" if variant.free_left else " ") + variant.key + right
-                # the spaces in the key are the word boundaries: nothing left to check but accents and case
-                spaced[key].append((term_id, index, size, len(right), plain))
+                # the spaces in the key are the word boundaries: nothing left to check but accents, case,
+                # and, for a phrase, that it does not run across a paragraph break
+                spaced[key].append((term_id, index, size, len(right), plain and " " not in variant.key))
         self._spaced = _automaton(spaced)
         self._unspaced = _automaton(unspaced)
 
@@ -466,7 +480,8 @@ class _Scanner:
         """
         unspaced = NO_SPACE_SCRIPTS.search(doc.folded) is not None
         if len(self._spaced):
-            scan = " " + (_BOUNDARY.sub(" ", doc.folded) if unspaced else doc.folded) + " "
+            text = doc.folded.replace("\n", " ")
+            scan = " " + (_BOUNDARY.sub(" ", text) if unspaced else text) + " "
             yield from _ends(self._spaced.iter(scan))
         if len(self._unspaced) and unspaced:
             yield from _ends(self._unspaced.iter(doc.folded))

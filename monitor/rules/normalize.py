@@ -11,9 +11,11 @@ Both sides are put in NFKC form, then *folded* character by character:
   l’exportation;
 * soft hyphens and zero-width characters are dropped.
 
-Runs of spaces are left as they are, on both sides: "U.S. Commerce" folds to
-the same "u s  commerce" in a term and in a text, and a phrase does not run
-across punctuation ("export, controls" is not "export controls").
+Line breaks (paragraph breaks, in extracted text) stay: they are word
+boundaries that a phrase does not cross. Runs of spaces are left as they are,
+on both sides: "U.S. Commerce" folds to the same "u s  commerce" in a term
+and in a text, and a phrase does not run across punctuation ("export,
+controls" is not "export controls").
 
 A ``Folded`` text remembers where each of its characters came from, so a
 match in the folded text can be shown, and checked, in the text as written.
@@ -42,6 +44,8 @@ NO_SPACE_SCRIPTS = re.compile(
 def _fold_char(char: str) -> str:
     if char in _INVISIBLE:
         return _DROP
+    if char == "\n":
+        return char   # a paragraph break: a word boundary that phrases do not cross
     if char in _SPACES or char in _HYPHENS or char in _APOSTROPHES or _punctuation(char):
         return " "
     lower = char.lower()

@@ -88,7 +88,7 @@ class Term:
         for i, wanted in variant.exact:
             if doc.original[doc.position(start + i)] != wanted:
                 return False
-        return True
+        return " " not in variant.key or "\n" not in text[start:end]   # phrases stay in their paragraph
 
     def search(self, text: str) -> list[tuple[int, int]]:
         """Spans of a regex term in a text as written; none if the search runs out of time."""
@@ -166,6 +166,8 @@ def _variant(spelling: str, exact: bool, left_open: bool, right_open: bool) -> V
     written: list[str | None] = []
     for char in spelling:
         folded = FOLD.get(ord(char), char)
+        if folded == "\n":
+            folded = " "
         if folded == _DROP or (folded == " " and not key):
             continue
         lower = char.lower()

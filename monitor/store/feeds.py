@@ -43,7 +43,8 @@ class StoredArticle:
     published: float
     language: str | None
     language_confidence: float
-    text: str
+    text: str | None        # the text the rules saw, or...
+    page: bytes | None      # ...the page, when it was not extracted (no rule could match it then)
     rules: frozenset[str]   # the rules it matched when it was read
 
 
@@ -147,22 +148,24 @@ class FeedQueries(Database):
         text_source: str | None = None,
         matches: Sequence[Match] = (),
         alerts: Sequence[Alert] = (),
+        kept_text: bytes | None = None,
+        kept_page: bytes | None = None,
     ) -> bool:
-        """Write an entry with everything that follows from it. False if it was already known."""
+        """Write an entry with everything that follows from it. False if it was already known.
+        ``kept_text`` / ``kept_page``: the compressed text the rules saw, or the page not extracted."""
         url = entry.url or f"entry:{entry.feed}:{entry.key}"
         with self._write() as db:
             if db.execute("SELECT 1 FROM entries WHERE feed = ? AND key = ?", (entry.feed, entry.key)).fetchone():
                 return False
             row = db.execute(
                 """INSERT INTO articles (url, feed, title, published, first_seen, status,
-                                         language, language_confidence, text_source, text)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (url) DO NOTHING RETURNING id""",
+                                         language, language_confidence, text_source, text, page)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (url) DO NOTHING RETURNING id""",
                 (
                     url, entry.feed, entry.title, ts(published), ts(now), status,
                     article.language if article else None,
                     article.language_confidence if article else None,
-                    text_source,
-                    zlib.compress(article.text.encode("utf-8"), 6) if article else None,
+                    text_source, kept_text, kept_page,
                 ),
             ).fetchone()
             fresh = row is not None
@@ -181,22 +184,26 @@ class FeedQueries(Database):
             return True
 
     def prune_text(self, before: datetime) -> int:
-        """Forget the text of articles first seen before ``before``; their records stay."""
+        """Forget the text (or page) of articles first seen before ``before``; their records stay."""
         with self._write() as db:
             return db.execute(
-                "UPDATE articles SET text = NULL WHERE text IS NOT NULL AND first_seen < ?", (ts(before),)
+                """UPDATE articles SET text = NULL, page = NULL
+                   WHERE (text IS NOT NULL OR page IS NOT NULL) AND first_seen < ?""", (ts(before),)
             ).rowcount
 
     def stored_articles(self, since: datetime) -> list[StoredArticle]:
         """Articles first seen since ``since`` whose text is still kept, with the rules they matched."""
         rows = self._read(
-            """SELECT a.id, a.url, a.feed, a.title, a.published, a.language, a.language_confidence, a.text,
+            """SELECT a.id, a.url, a.feed, a.title, a.published, a.language, a.language_confidence, a.text, a.page,
                       (SELECT group_concat(rule, char(31)) FROM matches m WHERE m.article_id = a.id)
-               FROM articles a WHERE a.text IS NOT NULL AND a.first_seen >= ? ORDER BY a.first_seen""",
+               FROM articles a WHERE (a.text IS NOT NULL OR a.page IS NOT NULL) AND a.first_seen >= ?
+               ORDER BY a.first_seen""",
             (ts(since),),
         )
         return [
             StoredArticle(id, url, feed, title, published, language, confidence or 0.0,
-                          zlib.decompress(text).decode("utf-8"), frozenset(rules.split(chr(31)) if rules else ()))
-            for id, url, feed, title, published, language, confidence, text, rules in rows
+                          zlib.decompress(text).decode("utf-8") if text is not None else None,
+                          zlib.decompress(page) if page is not None else None,
+                          frozenset(rules.split(chr(31)) if rules else ()))
+            for id, url, feed, title, published, language, confidence, text, page, rules in rows
         ]

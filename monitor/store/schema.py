@@ -121,8 +121,14 @@ def _v3(db: sqlite3.Connection) -> None:
     )
 
 
+def _v4(db: sqlite3.Connection) -> None:
+    """The page itself, zlib-compressed, for articles not extracted (no rule could match them)."""
+    _script(db, "ALTER TABLE articles ADD COLUMN page BLOB")
+
+
 MIGRATIONS = (
     (1, "initial schema", _v1),
     (2, "feed notices", _v2),
     (3, "article text", _v3),
+    (4, "article page", _v4),
 )

@@ -59,7 +59,7 @@ def load_set(folder: Path = HERE) -> list[dict]:
 
 def evaluate(config_path: Path = ROOT / "config.toml") -> dict[str, Scores]:
     from monitor.config import load
-    from monitor.extract import LanguageDetector
+    from monitor.language import LanguageDetector
     from monitor.models import Article
 
     settings = load(config_path, environ={})

@@ -1,0 +1,52 @@
+"""The work done in worker processes (monitor.workers): parsing feeds, reading pages.
+
+Each task is ``task(rules, *args)``: the worker's state is the compiled rule
+set, handed over once when the worker starts. A page is read in the cheapest
+way that can still be right:
+
+1. a quick text of the whole page (a few milliseconds);
+2. if no rule could match that, together with the entry's title and summary,
+   the page is done: not extracted, its language not detected; the page is
+   kept, compressed, so that ``monitor backtest`` can extract it later;
+3. otherwise trafilatura extracts the main text (tens of milliseconds), which
+   the pipeline then judges; that text is kept, compressed.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+
+from monitor.extract import extract_text, page_language, quick_text
+from monitor.feeds import ParsedFeed, parse_feed
+from monitor.rules import RuleSet
+
+SKIPPED, PAGE, FEED = "skipped", "page", "feed"
+
+
+@dataclass(frozen=True)
+class PageReading:
+    source: str                  # SKIPPED (no rule can match), PAGE (main text) or FEED (the summary instead)
+    text: str                    # what the rules see ('' when skipped)
+    kept: bytes                  # zlib: the text, or the page itself when skipped
+    page_language: str | None    # <html lang>
+
+
+def worker_state(rules: RuleSet | None) -> RuleSet | None:
+    return rules
+
+
+def read_page(rules: RuleSet | None, body: bytes, url: str, charset: str | None, title: str, summary: str,
+              ) -> PageReading:
+    quick = quick_text(body, charset)
+    if rules is not None and quick is not None and not rules.could_match(f"{title}\n{summary}\n{quick}"):
+        return PageReading(SKIPPED, "", zlib.compress(body, 6), None)
+    text = extract_text(body, url, charset)
+    source = PAGE
+    if not text or len(text) < len(summary):
+        text, source = summary, FEED
+    return PageReading(source, text, zlib.compress(text.encode("utf-8"), 6), page_language(body))
+
+
+def parse(rules: RuleSet | None, feed: str, body: bytes, url: str, content_type: str | None) -> ParsedFeed:
+    return parse_feed(feed, body, url, content_type)
