@@ -87,7 +87,7 @@ async def _runtime(settings: Settings) -> AsyncIterator[Pipeline]:
         store.sync_feeds(settings.feeds)
         limits = Limits(timeout=settings.timeout.total_seconds())
         async with HttpClient(user_agent=settings.user_agent, private_networks=settings.private_networks,
-                              limits=limits) as client, CpuPool(default_size(), partial(worker_state, settings.ruleset)) as cpu:
+                              limits=limits) as client, CpuPool(default_size(), partial(worker_state, settings.ruleset.prefilter)) as cpu:
             yield Pipeline(settings, store, client, notifier, cpu, crash=CrashPoints(os.environ))
     finally:
         notifier.close()

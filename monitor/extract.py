@@ -61,6 +61,8 @@ _BLOCK = re.compile(
     r"|footer|nav|aside|main|blockquote|pre|figure|figcaption|form|fieldset|legend|address|details|summary|option"
     r"|select|textarea|button|label|iframe|noscript|title|body|html)\b[^>]*>", re.I)
 _TAG = re.compile(r"<[^>]*>")
+_BEFORE_WORD = re.compile(r"<[^>]*>(?=\w)")
+_SPACES = re.compile(r"\s+")
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?([A-Za-z0-9._:-]+)""", re.I)
 
 
@@ -77,6 +79,12 @@ def quick_text(body: bytes, charset: str | None = None) -> str | None:
             return None
         document = decoded[0]
     document = _BLOCK.sub(" ", _SKIP.sub(" ", document))
-    joined = " ".join(html.unescape(_TAG.sub("", document)).split())   # one space between words, as in
-    split = " ".join(html.unescape(_TAG.sub(" ", document)).split())   # the main text (tidy)
-    return joined + "\n" + split
+    joined = _SPACES.sub(" ", html.unescape(_TAG.sub("", document)))   # one space between words, as in
+    if not _glued(document):                                            # the main text (tidy)
+        return joined   # no tag inside a word: splitting at tags would change nothing
+    return joined + "\n" + _SPACES.sub(" ", html.unescape(_TAG.sub(" ", document)))
+
+
+def _glued(document: str) -> bool:
+    """Whether a tag sits between two letters somewhere: Export<b>kontrollen</b>."""
+    return any(tag.start() and document[tag.start() - 1].isalnum() for tag in _BEFORE_WORD.finditer(document))

@@ -38,7 +38,7 @@ from monitor.notify import Notifier
 from monitor.render import alert_text, feed_down_text, feed_up_text
 from monitor.schedule import next_poll_after_failure, next_poll_after_success
 from monitor.store import DeliveryRow, Store
-from monitor.workers import CpuPool, WorkerError
+from monitor.workers import CpuPool, WorkerError, release_memory
 
 log = logging.getLogger("monitor.pipeline")
 
@@ -84,6 +84,9 @@ class Pipeline:
         self._reading: dict[str, asyncio.Event] = {}   # article URLs being read right now
         self._detector: LanguageDetector | None = None  # made when first needed
         self._detector_lock = asyncio.Lock()
+        # pages fetched and not yet read are held in memory: let only a few be on their way at once
+        self._reading_slots = asyncio.Semaphore(2 * cpu.size + 2)
+        self._release_memory = release_memory()
 
     # feeds -----------------------------------------------------------------
 
@@ -124,6 +127,7 @@ class Pipeline:
         )
         if recovered:
             log.warning(kv("feed_recovered", feed=feed.name))
+        self._release_memory()   # the feed's pages are gone: give their memory back
         log.info(kv("feed_polled", feed=feed.name, status=response.status,
                     entries=len(parsed.entries) if parsed else None, new=new, alerts=alerted,
                     next=next_check.isoformat(timespec="seconds")))
@@ -187,9 +191,10 @@ class Pipeline:
             done.set()
 
     async def _judge(self, entry: Entry, hint: str | None, now: datetime, published: datetime) -> bool:
-        reading = await self._read(entry)
-        if reading.source == tasks.SKIPPED:   # no rule can match the whole page: nothing more to do
-            self.store.record_entry(entry, now, published, status="no_match", kept_page=reading.kept)
+        reading, page = await self._read(entry)
+        if reading.source == tasks.SKIPPED:   # no rule can match the whole page: keep it for backtest, done
+            kept = await asyncio.to_thread(zlib.compress, page, 1)   # zlib lets go of the GIL: a core to spare
+            self.store.record_entry(entry, now, published, status="no_match", kept_page=kept)
             return False
         language = await self._language(f"{entry.title}\n{reading.text}", hint, reading.page_language)
         article = Article(entry.title, reading.text, language.code, language.confidence)
@@ -214,22 +219,25 @@ class Pipeline:
                         rules=",".join(m.rule for m in matches)))
         return stored and bool(alerts)
 
-    async def _read(self, entry: Entry) -> tasks.PageReading:
+    async def _read(self, entry: Entry) -> tuple[tasks.PageReading, bytes]:
         """The page's main text, or the feed's own text when the page cannot be fetched, is too big,
-        takes too long to extract, or yields less than the feed; or SKIPPED when no rule can match."""
+        takes too long to extract, or yields less than the feed; or SKIPPED when no rule can match.
+        With the page's body ('' without one)."""
         if entry.url:
             try:
-                page = await self.client.get(entry.url, trusted=False)
-                if len(page.body) > MAX_PAGE_BYTES:
-                    log.info(kv("page_too_large", feed=entry.feed, url=entry.url, bytes=len(page.body)))
-                else:
-                    return await self.cpu.run(tasks.read_page, page.body, page.url, page.charset, entry.title,
-                                              entry.summary, timeout=self.settings.extract_timeout.total_seconds())
+                async with self._reading_slots:
+                    page = await self.client.get(entry.url, trusted=False)
+                    if len(page.body) > MAX_PAGE_BYTES:
+                        log.info(kv("page_too_large", feed=entry.feed, url=entry.url, bytes=len(page.body)))
+                    else:
+                        reading = await self.cpu.run(tasks.read_page, page.body, page.url, page.charset, entry.title,
+                                                     entry.summary, timeout=self.settings.extract_timeout.total_seconds())
+                        return reading, page.body
             except FetchError as exc:
                 log.info(kv("page_not_fetched", feed=entry.feed, url=entry.url, error=exc.reason))
             except WorkerError as exc:
                 log.warning(kv("page_not_extracted", feed=entry.feed, url=entry.url, error=str(exc)))
-        return tasks.PageReading(tasks.FEED, entry.summary, zlib.compress(entry.summary.encode("utf-8"), 6), None)
+        return tasks.PageReading(tasks.FEED, entry.summary, zlib.compress(entry.summary.encode("utf-8"), 6), None), b""
 
     async def _language(self, text: str, *fallbacks: str | None) -> Language:
         """Detected here, not in the workers: langdetect's profiles take 80 MB, held once."""

@@ -1,13 +1,13 @@
 """The work done in worker processes (monitor.workers): parsing feeds, reading pages.
 
-Each task is ``task(rules, *args)``: the worker's state is the compiled rule
-set, handed over once when the worker starts. A page is read in the cheapest
+Each task is ``task(prefilter, *args)``: the worker's state is the rules'
+prefilter (their necessary terms), handed over once when the worker starts. A page is read in the cheapest
 way that can still be right:
 
 1. a quick text of the whole page (a few milliseconds);
 2. if no rule could match that, together with the entry's title and summary,
-   the page is done: not extracted, its language not detected; the page is
-   kept, compressed, so that ``monitor backtest`` can extract it later;
+   the page is done: not extracted, its language not detected; the pipeline
+   keeps the page, compressed, so that ``monitor backtest`` can extract it later;
 3. otherwise trafilatura extracts the main text (tens of milliseconds), which
    the pipeline then judges; that text is kept, compressed.
 """
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from monitor.extract import extract_text, page_language, quick_text
 from monitor.feeds import ParsedFeed, parse_feed
-from monitor.rules import RuleSet
+from monitor.rules.prefilter import Prefilter
 
 SKIPPED, PAGE, FEED = "skipped", "page", "feed"
 
@@ -28,19 +28,19 @@ SKIPPED, PAGE, FEED = "skipped", "page", "feed"
 class PageReading:
     source: str                  # SKIPPED (no rule can match), PAGE (main text) or FEED (the summary instead)
     text: str                    # what the rules see ('' when skipped)
-    kept: bytes                  # zlib: the text, or the page itself when skipped
-    page_language: str | None    # <html lang>
+    kept: bytes | None           # zlib: the text (the page itself, when skipped, is compressed by the caller,
+    page_language: str | None    # <html lang>                  which has it and a thread to spare)
 
 
-def worker_state(rules: RuleSet | None) -> RuleSet | None:
-    return rules
+def worker_state(prefilter: Prefilter | None) -> Prefilter | None:
+    return prefilter
 
 
-def read_page(rules: RuleSet | None, body: bytes, url: str, charset: str | None, title: str, summary: str,
+def read_page(rules: Prefilter | None, body: bytes, url: str, charset: str | None, title: str, summary: str,
               ) -> PageReading:
     quick = quick_text(body, charset)
     if rules is not None and quick is not None and not rules.could_match(f"{title}\n{summary}\n{quick}"):
-        return PageReading(SKIPPED, "", zlib.compress(body, 6), None)
+        return PageReading(SKIPPED, "", None, None)
     text = extract_text(body, url, charset)
     source = PAGE
     if not text or len(text) < len(summary):
@@ -48,5 +48,5 @@ def read_page(rules: RuleSet | None, body: bytes, url: str, charset: str | None,
     return PageReading(source, text, zlib.compress(text.encode("utf-8"), 6), page_language(body))
 
 
-def parse(rules: RuleSet | None, feed: str, body: bytes, url: str, content_type: str | None) -> ParsedFeed:
+def parse(rules: Prefilter | None, feed: str, body: bytes, url: str, content_type: str | None) -> ParsedFeed:
     return parse_feed(feed, body, url, content_type)

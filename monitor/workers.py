@@ -13,6 +13,7 @@ pool's ``setup`` function returned in that worker (a language detector, say).
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import logging
 import multiprocessing
 import os
@@ -42,10 +43,23 @@ def default_size() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def release_memory() -> Callable[[], None]:
+    """A function that hands freed heap memory back to the system (glibc's malloc_trim).
+
+    Pages of a megabyte or more go through a worker as large strings; freed, they stay in
+    the process's heap unless trimmed, and its resident size creeps up. Elsewhere: a no-op."""
+    try:
+        trim = ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):
+        return lambda: None
+    return lambda: trim(0) and None
+
+
 def _serve(conn: Connection, setup: Callable[[], Any] | None) -> None:
     """The worker's loop: run tasks until told to stop or the parent goes away."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)   # Ctrl-C is for the parent, which stops us
     state = setup() if setup else None
+    trim = release_memory()
     conn.send(("ready", None))
     while True:
         try:
@@ -65,6 +79,8 @@ def _serve(conn: Connection, setup: Callable[[], Any] | None) -> None:
             conn.send(reply)
         except Exception as exc:  # a result or an exception that does not pickle
             conn.send(("error", f"{type(exc).__name__}: {exc}"))
+        del message, args, reply
+        trim()
 
 
 @dataclass(eq=False)   # workers are compared (and hashed) by identity

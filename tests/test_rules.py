@@ -241,10 +241,24 @@ def test_explain_says_why_a_rule_did_not_match():
     assert hit.snippet[hit.mark[0]:hit.mark[1]] == "Huawei"
 
 
+def test_prefilter_is_the_rules_relaxed():
+    rules = RuleSet([RuleConfig("a", query="(Huawei OR ZTE) NEAR/10 (ban OR sanctions OR removed OR excluded)"),
+                     RuleConfig("b", any=("ban",), all=("Nvidia",)),
+                     RuleConfig("c", any=("kontrol* eksport*",))])
+    assert not rules.could_match("A ban on smoking was removed and sanctions excluded.")   # no Huawei, no Nvidia
+    assert not rules.could_match("Huawei phones")                # a needs a restriction word too
+    assert rules.could_match("Huawei phones; far away, a ban")   # proximity is not checked: maybe a
+    assert not rules.could_match("Nvidia results")               # b needs "ban" as well
+    assert rules.could_match("Nvidia ban")
+    assert not rules.could_match("Kontrolle der Grenzen")        # c needs both words of its phrase
+    assert rules.could_match("eksportu ... kontroli")
+
+
 def test_prefilter_never_rejects_what_could_match():
     rules = RuleSet([RuleConfig("a", any=("Exportkontroll*",)), RuleConfig("b", query="title:H20 AND Nvidia")])
     assert rules.could_match("<nav>Home</nav> neue Exportkontrollen")
-    assert rules.could_match("H20")
+    assert rules.could_match("Nvidia H20")
+    assert not rules.could_match("H20")
     assert not rules.could_match("Fußball am Wochenende")
     # a rule that can hold without any of its terms (NOT ...) or with a regex: no prefiltering
     assert RuleSet([RuleConfig("n", query="NOT sport")]).could_match("anything")

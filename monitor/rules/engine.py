@@ -16,12 +16,11 @@ import bisect
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Iterable, Iterator, NamedTuple, Sequence
-
-import ahocorasick
+from typing import TYPE_CHECKING, Iterable, NamedTuple, Sequence
 
 from monitor.models import Article, Hit, Match
-from monitor.rules.normalize import NO_SPACE_SCRIPTS, Folded, is_wordish
+from monitor.rules.normalize import Folded, is_wordish
+from monitor.rules.prefilter import Prefilter
 from monitor.rules.query import (
     And,
     Atom,
@@ -33,6 +32,7 @@ from monitor.rules.query import (
     atoms,
     parse_query,
 )
+from monitor.rules.scan import Scanner
 from monitor.rules.terms import ANY_WORD, Term, TermError, parse_term
 
 if TYPE_CHECKING:
@@ -67,7 +67,6 @@ class CompiledRule:
     all: tuple[int, ...]
     none: tuple[int, ...]
     query: Node | None
-    filterable: bool   # it cannot match unless one of its positive terms (plain or regex) occurs
 
 
 @dataclass(frozen=True)
@@ -125,10 +124,7 @@ class RuleSet:
             else:
                 self._always.append(index)
         self._automata = self._build_automata()
-        positive = self._necessary(t for r in self.rules for t in _positive_terms(r, self._ids))
-        self._prefilter = None if not all(r.filterable for r in self.rules) else _Scanner(
-            (tid, self.terms[tid]) for tid in positive if not self.terms[tid].is_regex)
-        self._prefilter_patterns = [self.terms[tid] for tid in sorted(positive) if self.terms[tid].is_regex]
+        self.prefilter = Prefilter.of(self.rules, self.terms, self._ids)
 
     # compiling ---------------------------------------------------------------
 
@@ -175,13 +171,10 @@ class RuleSet:
             all=self._terms(index, "all", rule.all, problems),
             none=self._terms(index, "none", rule.none, problems),
             query=query,
-            filterable=True,
         )
-        filterable = bool(compiled.any or compiled.by_language or compiled.all) or (
-            query is not None and not _truth(query, _Nothing(), self._ids))
-        return CompiledRule(**{**compiled.__dict__, "filterable": filterable})
+        return compiled
 
-    def _build_automata(self) -> dict[str | None, "_Scanner"]:
+    def _build_automata(self) -> dict[str | None, "Scanner"]:
         everywhere: set[int] = set()
         per_language: dict[str, set[int]] = defaultdict(set)
         for rule in self.rules:
@@ -190,24 +183,11 @@ class RuleSet:
                 everywhere.update(self._ids[a.term.text] for a, _ in atoms(rule.query))
             for lang, ids in rule.by_language.items():
                 per_language[lang].update(ids)
-        automata = {None: _Scanner((t, self.terms[t]) for t in self._literal(everywhere))}
-        for lang, ids in per_language.items():
-            automata[lang] = _Scanner((t, self.terms[t]) for t in self._literal(everywhere | ids))
+        everywhere = self._literal(everywhere)
+        automata = {None: Scanner((t, self.terms[t]) for t in everywhere)}
+        for lang, ids in per_language.items():   # each language's own terms only; the rest are in None's
+            automata[lang] = Scanner((t, self.terms[t]) for t in self._literal(ids) - everywhere)
         return automata
-
-    def _necessary(self, ids: Iterable[int]) -> set[int]:
-        """For the prefilter: a term, or for a phrase with wildcards its longest word (it cannot
-        occur without that one; its short words, "de" or "la*", would let every page through)."""
-        found: set[int] = set()
-        for term_id in ids:
-            term = self.terms[term_id]
-            if term.is_sequence:
-                words = [p for p in term.parts if p.text != ANY_WORD]
-                longest = max(words, key=lambda p: min(len(v.key) for v in p.variants))
-                found |= self._necessary([self._ids[longest.text]])
-            else:
-                found.add(term_id)
-        return found
 
     def _literal(self, ids: Iterable[int]) -> set[int]:
         """The terms an automaton looks for: phrases with wildcards stand for their words."""
@@ -257,14 +237,7 @@ class RuleSet:
 
     def could_match(self, text: str) -> bool:
         """False only when no rule can match a text of which ``text`` is a superset (a whole page)."""
-        if self._prefilter is None:
-            return True
-        doc = Folded.of(text)
-        for term_id, index, start, end, sure in self._prefilter.hits(doc):
-            term = self.terms[term_id]
-            if sure or term.check(term.variants[index], doc, start, end):
-                return True
-        return any(term.search(doc.original) for term in self._prefilter_patterns)
+        return self.prefilter.could_match(text)
 
     def _evaluate(self, rule: CompiledRule, doc: "_Document") -> Verdict:
         verdict = Verdict(rule.name, False, doc.language)
@@ -317,12 +290,10 @@ class _Document:
         self._found: dict[int, list[Occurrence]] = defaultdict(list)
         self._searched: set[int] = set()
         self._words: dict[str, list[int]] = {}
-        scanner = ruleset._automata.get(article.language, ruleset._automata[None])
-        if len(scanner) == 0:
-            return
+        scanners = [s for s in (ruleset._automata[None], ruleset._automata.get(article.language)) if s]
         terms = self.terms
         for name, doc in self.fields.items():
-            for term_id, index, start, end, checked in scanner.hits(doc):
+            for term_id, index, start, end, checked in (hit for s in scanners for hit in s.hits(doc)):
                 term = terms[term_id]
                 if checked or term.check(term.variants[index], doc, start, end):
                     if term.left_open or term.right_open:
@@ -389,13 +360,6 @@ def _whole_words(text: str, start: int, end: int, term: Term) -> tuple[int, int]
     return start, end
 
 
-class _Nothing:
-    """A document in which no term occurs: to ask whether a query can hold without any."""
-
-    def found(self, term_id: int, field: str | None = None) -> list[Occurrence]:
-        return []
-
-
 def _truth(node: Node, doc, ids: dict[str, int]) -> bool:
     if isinstance(node, Atom):
         return bool(doc.found(ids[node.term.text], node.field))
@@ -425,82 +389,6 @@ def _spans(node: Node, doc: _Document, ids: dict[str, int]) -> list[Occurrence]:
             if between <= node.distance:
                 near.append(Occurrence(left.field, min(left.start, right.start), max(left.end, right.end)))
     return near
-
-
-def _positive_terms(rule: CompiledRule, ids: dict[str, int]) -> set[int]:
-    positive = set(rule.any + rule.all) | {t for group in rule.by_language.values() for t in group}
-    if rule.query is not None:
-        positive |= {ids[a.term.text] for a, is_positive in atoms(rule.query) if is_positive}
-    return positive
-
-
-_BOUNDARY = re.compile(NO_SPACE_SCRIPTS.pattern)
-
-
-class _Scanner:
-    """Finds the terms of a set in a folded text, in one Aho-Corasick pass.
-
-    In the folded text every character that is not a letter or a digit is
-    already a space; the scan adds one at each end and turns characters of
-    scripts written without spaces into spaces too. Terms that need a word
-    boundary are looked for with a space on that side: an automaton hit is
-    then a whole word, not a piece of one.
-    Terms in scripts written without spaces (Chinese...) have an automaton of
-    their own, run only over texts that have such characters.
-    """
-
-    def __init__(self, terms: Iterable[tuple[int, Term]]):
-        spaced: dict[str, list[tuple[int, int, int, int]]] = defaultdict(list)
-        unspaced: dict[str, list[tuple[int, int, int, int]]] = defaultdict(list)
-        for term_id, term in terms:
-            for index, variant in enumerate(term.variants):
-                size = len(variant.key)
-                plain = not variant.accents and not variant.exact
-                if NO_SPACE_SCRIPTS.search(variant.key):
-                    unspaced[variant.key].append((term_id, index, size, -1, False))
-                    continue
-                right = "" if variant.free_right else " "
-                key = ("" if variant.free_left else " ") + variant.key + right
-                # the spaces in the key are the word boundaries: nothing left to check but accents, case,
-                # and, for a phrase, that it does not run across a paragraph break
-                spaced[key].append((term_id, index, size, len(right), plain and " " not in variant.key))
-        self._spaced = _automaton(spaced)
-        self._unspaced = _automaton(unspaced)
-
-    def __len__(self) -> int:
-        return len(self._spaced) + len(self._unspaced)
-
-    def hits(self, doc: Folded) -> Iterator[tuple[int, int, int, int, bool]]:
-        """(term id, variant index, start, end, sure) in the folded text of every candidate;
-        ``sure`` when nothing is left to check.
-
-        An automaton reports where a key ends (inclusive). In the scan, which has one
-        space more in front than the folded text, the term ends ``right`` characters
-        before its key; unspaced keys are found in the folded text itself (right = -1).
-        """
-        unspaced = NO_SPACE_SCRIPTS.search(doc.folded) is not None
-        if len(self._spaced):
-            text = doc.folded.replace("\n", " ")
-            scan = " " + (_BOUNDARY.sub(" ", text) if unspaced else text) + " "
-            yield from _ends(self._spaced.iter(scan))
-        if len(self._unspaced) and unspaced:
-            yield from _ends(self._unspaced.iter(doc.folded))
-
-
-def _ends(found) -> Iterator[tuple[int, int, int, int, bool]]:
-    for end, entries in found:
-        for term_id, index, size, right, sure in entries:
-            stop = end - right
-            yield term_id, index, stop - size, stop, sure
-
-
-def _automaton(entries: dict) -> ahocorasick.Automaton:
-    automaton = ahocorasick.Automaton()
-    for key, values in entries.items():
-        automaton.add_word(key, tuple(values))
-    if entries:
-        automaton.make_automaton()
-    return automaton
 
 
 def snippet(text: str, start: int, end: int, context: int = SNIPPET_CONTEXT) -> tuple[str, int, int]:
