@@ -191,10 +191,9 @@ class Pipeline:
             done.set()
 
     async def _judge(self, entry: Entry, hint: str | None, now: datetime, published: datetime) -> bool:
-        reading, page = await self._read(entry)
+        reading = await self._read(entry)
         if reading.source == tasks.SKIPPED:   # no rule can match the whole page: keep it for backtest, done
-            kept = await asyncio.to_thread(zlib.compress, page, 1)   # zlib lets go of the GIL: a core to spare
-            self.store.record_entry(entry, now, published, status="no_match", kept_page=kept)
+            self.store.record_entry(entry, now, published, status="no_match", kept_page=reading.kept)
             return False
         language = await self._language(f"{entry.title}\n{reading.text}", hint, reading.page_language)
         article = Article(entry.title, reading.text, language.code, language.confidence)
@@ -219,10 +218,9 @@ class Pipeline:
                         rules=",".join(m.rule for m in matches)))
         return stored and bool(alerts)
 
-    async def _read(self, entry: Entry) -> tuple[tasks.PageReading, bytes]:
+    async def _read(self, entry: Entry) -> tasks.PageReading:
         """The page's main text, or the feed's own text when the page cannot be fetched, is too big,
-        takes too long to extract, or yields less than the feed; or SKIPPED when no rule can match.
-        With the page's body ('' without one)."""
+        takes too long to extract, or yields less than the feed; or SKIPPED when no rule can match."""
         if entry.url:
             try:
                 async with self._reading_slots:
@@ -230,14 +228,13 @@ class Pipeline:
                     if len(page.body) > MAX_PAGE_BYTES:
                         log.info(kv("page_too_large", feed=entry.feed, url=entry.url, bytes=len(page.body)))
                     else:
-                        reading = await self.cpu.run(tasks.read_page, page.body, page.url, page.charset, entry.title,
-                                                     entry.summary, timeout=self.settings.extract_timeout.total_seconds())
-                        return reading, page.body
+                        return await self.cpu.run(tasks.read_page, page.body, page.url, page.charset, entry.title,
+                                                  entry.summary, timeout=self.settings.extract_timeout.total_seconds())
             except FetchError as exc:
                 log.info(kv("page_not_fetched", feed=entry.feed, url=entry.url, error=exc.reason))
             except WorkerError as exc:
                 log.warning(kv("page_not_extracted", feed=entry.feed, url=entry.url, error=str(exc)))
-        return tasks.PageReading(tasks.FEED, entry.summary, zlib.compress(entry.summary.encode("utf-8"), 6), None), b""
+        return tasks.PageReading(tasks.FEED, entry.summary, zlib.compress(entry.summary.encode("utf-8"), 6), None)
 
     async def _language(self, text: str, *fallbacks: str | None) -> Language:
         """Detected here, not in the workers: langdetect's profiles take 80 MB, held once."""

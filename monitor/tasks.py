@@ -4,12 +4,13 @@ Each task is ``task(prefilter, *args)``: the worker's state is the rules'
 prefilter (their necessary terms), handed over once when the worker starts. A page is read in the cheapest
 way that can still be right:
 
-1. a quick text of the whole page (a few milliseconds);
-2. if no rule could match that, together with the entry's title and summary,
-   the page is done: not extracted, its language not detected; the pipeline
-   keeps the page, compressed, so that ``monitor backtest`` can extract it later;
-3. otherwise trafilatura extracts the main text (tens of milliseconds), which
-   the pipeline then judges; that text is kept, compressed.
+1. the page is decoded and its scripts, styles and SVG dropped (``readable``);
+2. a quick text of all of it (a millisecond or two);
+3. if no rule could match that, together with the entry's title and summary,
+   the page is done: not extracted, its language not detected; the readable
+   page is kept, compressed, so that ``monitor backtest`` can extract it later;
+4. otherwise trafilatura extracts the main text of the readable page (tens of
+   milliseconds), which the pipeline then judges; that text is kept, compressed.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from __future__ import annotations
 import zlib
 from dataclasses import dataclass
 
-from monitor.extract import extract_text, page_language, quick_text
+from monitor.extract import extract_text, keepable, page_language, quick_text, readable
 from monitor.feeds import ParsedFeed, parse_feed
 from monitor.rules.prefilter import Prefilter
 
@@ -28,8 +29,8 @@ SKIPPED, PAGE, FEED = "skipped", "page", "feed"
 class PageReading:
     source: str                  # SKIPPED (no rule can match), PAGE (main text) or FEED (the summary instead)
     text: str                    # what the rules see ('' when skipped)
-    kept: bytes | None           # zlib: the text (the page itself, when skipped, is compressed by the caller,
-    page_language: str | None    # <html lang>                  which has it and a thread to spare)
+    kept: bytes                  # zlib: the text, or the readable page when skipped
+    page_language: str | None    # <html lang>
 
 
 def worker_state(prefilter: Prefilter | None) -> Prefilter | None:
@@ -38,10 +39,10 @@ def worker_state(prefilter: Prefilter | None) -> Prefilter | None:
 
 def read_page(rules: Prefilter | None, body: bytes, url: str, charset: str | None, title: str, summary: str,
               ) -> PageReading:
-    quick = quick_text(body, charset)
-    if rules is not None and quick is not None and not rules.could_match(f"{title}\n{summary}\n{quick}"):
-        return PageReading(SKIPPED, "", None, None)
-    text = extract_text(body, url, charset)
+    document = readable(body, charset)
+    if document is not None and rules is not None and not rules.could_match(f"{title}\n{summary}\n{quick_text(document)}"):
+        return PageReading(SKIPPED, "", zlib.compress(keepable(document), 1), None)
+    text = extract_text(body if document is None else document, url, charset)
     source = PAGE
     if not text or len(text) < len(summary):
         text, source = summary, FEED

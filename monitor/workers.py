@@ -20,6 +20,7 @@ import os
 import signal
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
+from multiprocessing.reduction import ForkingPickler
 from typing import Any, Callable
 
 from monitor.errors import MonitorError
@@ -34,6 +35,9 @@ class WorkerError(MonitorError):
 
 class StepTimeout(WorkerError):
     """A step went over its deadline; its worker was killed."""
+
+
+_PIPE_BUFFER = 32 * 1024   # what a write to a worker's pipe surely takes without blocking
 
 
 def default_size() -> int:
@@ -137,7 +141,9 @@ class CpuPool:
     async def _start(self) -> _Worker:
         parent, child = self._context.Pipe()
         process = self._context.Process(target=_serve, args=(child, self.setup), daemon=True, name="monitor-worker")
-        process.start()
+        # in a thread: start() writes the pickled setup into a pipe the new process reads only once
+        # its imports are done, and the event loop must not wait for that
+        await asyncio.to_thread(process.start)
         child.close()
         worker = _Worker(process, parent)
         self._all.add(worker)
@@ -180,7 +186,7 @@ class CpuPool:
         healthy = False
         try:
             try:
-                worker.conn.send((fn, args))
+                await self._send(worker, (fn, args))
                 status, value = await self._receive(worker, timeout)
             except TimeoutError:
                 raise StepTimeout(f"{fn.__name__} took longer than {timeout:g}s; its worker was stopped") from None
@@ -198,6 +204,14 @@ class CpuPool:
                 self._idle.put_nowait(worker)
             else:
                 self._replace(worker, healthy)
+
+    @staticmethod
+    async def _send(worker: _Worker, message: tuple) -> None:
+        data = ForkingPickler.dumps(message)
+        if len(data) < _PIPE_BUFFER:
+            worker.conn.send_bytes(data)   # fits in the pipe: returns at once
+        else:   # a page, say: the write waits for the worker to read it, and the event loop must not
+            await asyncio.to_thread(worker.conn.send_bytes, data)
 
     def _replace(self, worker: _Worker, healthy: bool) -> None:
         if not healthy:

@@ -16,7 +16,7 @@ from conftest import query, run_monitor, write_config
 from content import ARTICLES, item_for, page, rss
 
 from monitor.config import RuleConfig
-from monitor.extract import extract_text, quick_text
+from monitor.extract import extract_text, keepable, quick_text, readable
 from monitor.models import Article
 from monitor.rules import RuleSet
 
@@ -35,9 +35,10 @@ def pages() -> list[tuple[str, bytes]]:
 
 @pytest.mark.parametrize("name,body", pages(), ids=[name[:40] for name, _ in pages()])
 def test_every_term_of_the_main_text_is_in_the_quick_text(name, body):
-    main = extract_text(body, "https://example.org/a")
-    quick = quick_text(body)
-    assert quick is not None, "the test pages are in clear encodings"
+    document = readable(body)
+    assert document is not None, "the test pages are in clear encodings"
+    main = extract_text(document, "https://example.org/a")   # what the pipeline extracts
+    quick = quick_text(document)
     words = _WORD.findall(main)
     if not words:
         pytest.skip("no main text")
@@ -55,18 +56,34 @@ def test_the_shipped_rules_skip_irrelevant_pages_but_never_relevant_ones():
     from monitor.config import load
     shipped = load(Path(__file__).resolve().parents[1] / "config.toml", environ={}).ruleset
     for slug, body in pages():
-        main = extract_text(body, "https://example.org/a")
+        main = extract_text(readable(body), "https://example.org/a")
         if shipped.match(Article("", main, None, 0.0)):
-            assert shipped.could_match(quick_text(body)), slug
+            assert shipped.could_match(quick_text(readable(body))), slug
     plain = "".join(f"<p>{p}</p>" for p in ARTICLES["nl-weer"].paragraphs)
-    assert not shipped.could_match(quick_text(f"<html><body>{plain}</body></html>".encode()))
+    assert not shipped.could_match(quick_text(f"<html><body>{plain}</body></html>"))
+
+
+def test_the_readable_page_drops_scripts_styles_and_svg_but_not_text():
+    body = (b"<html lang='de'><head><title>T</title><style>p{color:red}</style></head><body>"
+            b"<script>var huawei = '</p>';</script><p>Export<b>kontrollen</b></p><!-- <script> -->"
+            b"<svg><text>Huawei</text></svg><p>Die Liste &amp; mehr</p><SCRIPT type=x>ban</SCRIPT ></body></html>")
+    document = readable(body)
+    assert "huawei" not in document.lower() and "color" not in document and "ban" not in document
+    assert "Export<b>kontrollen</b>" in document and "<!-- <script> -->" in document   # comments stay inert
+    assert "<p>Die Liste &amp; mehr</p>" in document
+    assert quick_text(document).split("\n")[0] == "Exportkontrollen Die Liste & mehr"
+    assert "Export kontrollen" in quick_text(document)   # and split at the inline tag
+    # kept as UTF-8 with its mark: it decodes the same with no header, whatever the page declared
+    latin = "<html><head><meta charset='iso-8859-1'></head><body><p>Maßnahmen</p></body></html>".encode("latin-1")
+    kept = keepable(readable(latin))
+    assert "Maßnahmen" in extract_text(kept, "https://example.org/a")
 
 
 def test_a_page_in_an_unsure_encoding_is_extracted_not_judged():
     latin = ("<html><body><p>" + "Die Maßnahmen gegen Exporte. " * 20 + "</p></body></html>").encode("latin-1")
-    assert quick_text(latin) is None                     # no declaration, not UTF-8: no shortcut
+    assert readable(latin) is None                     # no declaration, not UTF-8: no shortcut
     declared = latin.replace(b"<html>", b'<html><head><meta charset="iso-8859-1"></head>')
-    assert "Maßnahmen" in quick_text(declared)
+    assert "Maßnahmen" in quick_text(readable(declared))
 
 
 def test_pages_no_rule_can_match_are_kept_but_not_extracted(site, webhook, tmp_path):
