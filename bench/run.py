@@ -1,10 +1,13 @@
 """End-to-end benchmark: monitor against the reference and a naive pipeline, side by side, in one run.
 
-    python bench/run.py [--feeds 40] [--items 25]
+    python bench/run.py [--feeds 40] [--items 25] [--runs 3] [--hosts N]
 
-A local site on 127.0.0.1 serves FEEDS feeds of ITEMS items each; every item
+Local sites on 127.0.0.1 serve FEEDS feeds of ITEMS items each; every item
 links to a real news page from ../shared/corpus (trafilatura's test pages and
-the scrapinghub benchmark pages), made unique. Then, on the same machine:
+the scrapinghub benchmark pages), made unique. Each feed and its pages are a
+site of their own (a port of their own), as forty feeds are forty publishers:
+monitor's politeness limit of 4 connections per host applies to each. With
+--hosts 1 one site serves them all. Then, on the same machine:
 
 * monitor check, first pass (everything new) and second pass (nothing changed),
   with the shipped rules (config.toml), and the first pass again with a
@@ -17,6 +20,8 @@ the scrapinghub benchmark pages), made unique. Then, on the same machine:
 * a second pass over 1,000 unchanged feeds (each 304).
 
 The machine is shared and noisy: read the ratios, not the absolute times.
+monitor's first passes and the reference run RUNS times, interleaved; the
+figures are their medians (peak RSS: the highest).
 """
 
 from __future__ import annotations
@@ -28,12 +33,14 @@ import random
 import re
 import resource
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -109,6 +116,26 @@ class TreeRss:
 
 
 def _tree(root: int) -> list[int]:
+    """The process and its descendants, read from /proc/PID/task/TID/children (cheap enough to
+    sample often); where the kernel has no such file, from every process's parent."""
+    if not _HAS_CHILDREN:
+        return _tree_by_parents(root)
+    found, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        try:
+            for task in os.listdir(f"/proc/{pid}/task"):
+                todo += [int(child) for child in Path(f"/proc/{pid}/task/{task}/children").read_text().split()]
+        except OSError:
+            pass   # it ended while we looked
+    return found
+
+
+_HAS_CHILDREN = Path(f"/proc/{os.getpid()}/task/{os.getpid()}/children").exists()
+
+
+def _tree_by_parents(root: int) -> list[int]:
     parents: dict[int, list[int]] = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit():
@@ -151,13 +178,13 @@ def run_measured(command: list[str], *, env: dict | None = None, quiet: bool = T
     return Measured(wall, cpu, rss.peak / 2**20, rss.main / 2**20)
 
 
-def write_config(folder: Path, site: Site, feeds: int, extra_rules: str = "") -> Path:
+def write_config(folder: Path, feed_urls: list[str], extra_rules: str = "") -> Path:
     shipped = (ROOT / "config.toml").read_text(encoding="utf-8")
     rules = shipped[shipped.index("[[rules]]"):shipped.index("# ---------------------------------------------------------------- Channels")]
     lines = ["[monitor]", 'database = "monitor.db"', "private_networks = true", 'max_age = "3650d"',
              'timeout = "60s"', 'extract_timeout = "60s"', ""]
-    for f in range(feeds):
-        lines += ["[[feeds]]", f'name = "feed{f}"', f'url = "{site.url(f"/feed/{f}")}"', ""]
+    for f, url in enumerate(feed_urls):
+        lines += ["[[feeds]]", f'name = "feed{f}"', f'url = "{url}"', ""]
     path = folder / "config.toml"
     path.write_text("\n".join(lines) + "\n" + rules + "\n" + extra_rules, encoding="utf-8")
     return path
@@ -194,10 +221,17 @@ def extraction_reference(pages: list[bytes], workers: int) -> Measured:
     return Measured(wall, cpu)
 
 
+def median(runs: list[Measured]) -> Measured:
+    return Measured(statistics.median(m.wall for m in runs), statistics.median(m.cpu for m in runs),
+                    max(m.peak_rss_mb for m in runs), max(m.main_rss_mb for m in runs))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--feeds", type=int, default=40)
     parser.add_argument("--items", type=int, default=25)
+    parser.add_argument("--hosts", type=int, default=0, help="local sites serving the feeds (default: one per feed)")
+    parser.add_argument("--runs", type=int, default=3, help="first passes and reference runs; medians are shown")
     args = parser.parse_args()
     workers = default_size()
     base = corpus_pages()
@@ -205,36 +239,45 @@ def main() -> None:
     pages = [unique(base[n % len(base)], n) for n in range(count)]
     python = sys.executable
     results: dict[str, Measured] = {}
-    with Site() as site, tempfile.TemporaryDirectory() as tmp:
+    with ExitStack() as stack, tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        for n, body in enumerate(pages):
-            site.put(f"/page/{n}", body, "text/html; charset=utf-8")
+        sites = [stack.enter_context(Site()) for _ in range(min(args.hosts or args.feeds, args.feeds))]
+        feed_urls = []
         for f in range(args.feeds):
+            site = sites[f % len(sites)]
+            for n in range(f * args.items, (f + 1) * args.items):
+                site.put(f"/page/{n}", pages[n], "text/html; charset=utf-8")
             items = [{"title": title_of(pages[n], n), "link": site.url(f"/page/{n}"), "guid": f"bench-{n}",
                       "description": ""} for n in range(f * args.items, (f + 1) * args.items)]
             site.put(f"/feed/{f}", rss(f"feed {f}", items), "application/rss+xml")
+            feed_urls.append(site.url(f"/feed/{f}"))
         print(f"{count} pages ({args.feeds} feeds x {args.items} items) from {len(base)} real news pages made "
-              f"unique; {workers} worker processes on {os.cpu_count()} cores", flush=True)
+              f"unique, on {len(sites)} local sites; {workers} worker processes on {os.cpu_count()} cores", flush=True)
 
-        config = write_config(folder, site, args.feeds)
-        results["monitor, first pass"] = run_measured([python, "-m", "monitor", "check", "-q", "--config", str(config)])
+        firsts, mores, references = [], [], []
+        for run in range(args.runs):   # interleaved, so that a busy spell on the machine hits all three alike
+            plain, terms = folder / f"plain{run}", folder / f"terms{run}"
+            plain.mkdir()
+            terms.mkdir()
+            config = write_config(plain, feed_urls)
+            firsts.append(run_measured([python, "-m", "monitor", "check", "-q", "--config", str(config)]))
+            config_terms = write_config(terms, feed_urls, watchlist(5000))
+            mores.append(run_measured([python, "-m", "monitor", "check", "-q", "--config", str(config_terms)]))
+            references.append(extraction_reference(pages, workers))
+        results["monitor, first pass"] = median(firsts)
         results["monitor, second pass"] = run_measured([python, "-m", "monitor", "check", "-q", "--config", str(config)])
-        with sqlite3.connect(folder / "monitor.db") as db:
+        with sqlite3.connect(plain / "monitor.db") as db:
             extracted = db.execute("SELECT count(*) FROM articles WHERE text_source = 'page'").fetchone()[0]
-
-        terms = folder / "terms"
-        terms.mkdir()
-        config_terms = write_config(terms, site, args.feeds, watchlist(5000))
-        results["monitor, first pass, +5,000 terms"] = run_measured(
-            [python, "-m", "monitor", "check", "-q", "--config", str(config_terms)])
-
-        results["extraction-only reference"] = extraction_reference(pages, workers)
+        results["monitor, first pass, +5,000 terms"] = median(mores)
+        results["extraction-only reference"] = median(references)
+        medians = {"monitor, first pass", "monitor, first pass, +5,000 terms", "extraction-only reference"}
         results["naive baseline"] = run_measured(
             [python, str(ROOT / "bench" / "naive.py"), str(ROOT / "config.toml"),
-             *[site.url(f"/feed/{f}") for f in range(args.feeds)]])
+             *feed_urls])
 
         many = folder / "many"
         many.mkdir()
+        site = sites[0]
         small = b"<html><body><p>" + b"A short local notice about the weather. " * 20 + b"</p></body></html>"
         site.put("/small", small, "text/html; charset=utf-8")
         for f in range(1000):
@@ -252,11 +295,12 @@ def main() -> None:
         results["second pass, 1,000 unchanged feeds"] = run_measured(
             [python, "-m", "monitor", "check", "-q", "--config", str(many / "config.toml")])
 
-    print(f"\n{'':38}{'wall':>9}{'CPU':>9}{'peak RSS, all':>15}{'of which main':>15}")
+    print(f"\n{'* median of ' + str(args.runs) + ' runs':38}{'wall':>9}{'CPU':>9}{'peak RSS, all':>15}{'of which main':>15}")
     for name, m in results.items():
         peak = f"{m.peak_rss_mb:8.0f} MB" if m.peak_rss_mb else ""
         main = f"{m.main_rss_mb:8.0f} MB" if m.main_rss_mb else ""
-        print(f"{name:38}{m.wall:8.1f}s{m.cpu:8.1f}s{peak:>15}{main:>15}")
+        mark = " *" if name in medians else ""
+        print(f"{name + mark:38}{m.wall:8.1f}s{m.cpu:8.1f}s{peak:>15}{main:>15}")
     first = results["monitor, first pass"]
     reference = results["extraction-only reference"]
     naive = results["naive baseline"]
