@@ -192,6 +192,12 @@ def validate(config_path: Path | None) -> None:
     click.echo(f"\nrules ({len(settings.rules)}):")
     for rule in settings.rules:
         parts = [f"{key}: {len(terms)} terms" for key, terms in (("any", rule.any), ("all", rule.all), ("none", rule.none)) if terms]
+        if rule.terms:
+            count = sum(len(items) for items in rule.terms.values())
+            parts.append(f"terms: {count} in {len(rule.terms)} languages ({', '.join(rule.terms)})")
+        if rule.query:
+            query = " ".join(rule.query.split())
+            parts.insert(0, f"query: {query if len(query) <= 60 else query[:59] + '…'}")
         languages = ", ".join(rule.languages) or "all"
         channels = ", ".join(rule.channels) or "stdout"
         click.echo(f"  {rule.name}: {'; '.join(parts)}; languages: {languages}; channels: {channels}")

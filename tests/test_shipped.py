@@ -49,6 +49,8 @@ def test_validate_accepts_the_shipped_config():
     result = run_monitor("validate", "--config", str(ROOT / "config.toml"))
     assert result.code == 0, result.output
     assert "feeds (" in result.stdout and "alerts are printed to standard output" in result.stdout
+    assert "  export-licences: query: (licence* OR license* OR licensing) NEAR/8" in result.stdout   # what it needs
+    assert "export-controls: any: 3 terms; terms: 69 in 8 languages (en, de, nl, fr, es, it, pl, zh)" in result.stdout
 
 
 def _unit(name: str) -> configparser.ConfigParser:
