@@ -2,7 +2,7 @@
 
 Kept to a few lines on purpose: a worker process starts by importing the
 script its parent was started from, and a worker has no use for the command
-line, the config models or click (they would cost each worker ~20 MB)."""
+line, the config models or click (they would cost each worker ~10 MB)."""
 
 
 def main() -> None:
