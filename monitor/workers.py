@@ -148,8 +148,7 @@ class CpuPool:
             task.cancel()
         for worker in list(self._all):
             if worker.job is not None:
-                self._stop_waiting(worker)
-                _settle(worker.job, error=WorkerError("the worker pool was closed"))
+                _settle(self._stop_waiting(worker), error=WorkerError("the worker pool was closed"))
             try:
                 worker.conn.send(None)
             except OSError:

@@ -883,7 +883,7 @@ def test_the_daemon_survives_hostile_feeds_and_still_alerts(hostile, site, webho
              and len(log_lines(daemon.stderr, "feed_polled", feed="quadratic")) >= 3,
              timeout=90, what="three polls of every hostile feed")
     assert daemon.proc.poll() is None                      # still running
-    assert daemon.stop() == 0
+    assert daemon.stop() == 0, daemon.stderr[-3000:]
     stderr = daemon.stderr
     assert "Traceback" not in stderr
     reasons = {

@@ -106,3 +106,16 @@ def test_a_pool_with_no_work_starts_no_process():
 
     idle, busy = run(go())
     assert idle == [] and len(busy) == 1
+
+
+def test_closing_the_pool_answers_the_task_still_running():
+    async def go():
+        async with CpuPool(1) as pool:
+            first = asyncio.ensure_future(pool.run(pid_of, 1, timeout=30))
+            await first
+            running = asyncio.ensure_future(pool.run(sleep_then, 600, "never", timeout=30))
+            await asyncio.sleep(0.3)
+        with pytest.raises(WorkerError, match="closed"):
+            await running
+
+    run(go())
