@@ -118,24 +118,27 @@ class TreeRss:
 def _tree(root: int) -> list[int]:
     """The process and its descendants, read from /proc/PID/task/TID/children (cheap enough to
     sample often); where the kernel has no such file, from every process's parent."""
-    if not _HAS_CHILDREN:
-        return _tree_by_parents(root)
+    children_of = _children if _HAS_CHILDREN else _children_by_parents()
     found, todo = [], [root]
     while todo:
         pid = todo.pop()
         found.append(pid)
-        try:
-            for task in os.listdir(f"/proc/{pid}/task"):
-                todo += [int(child) for child in Path(f"/proc/{pid}/task/{task}/children").read_text().split()]
-        except OSError:
-            pass   # it ended while we looked
+        todo += children_of(pid)
     return found
 
 
 _HAS_CHILDREN = Path(f"/proc/{os.getpid()}/task/{os.getpid()}/children").exists()
 
 
-def _tree_by_parents(root: int) -> list[int]:
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(child) for task in os.listdir(f"/proc/{pid}/task")
+                for child in Path(f"/proc/{pid}/task/{task}/children").read_text().split()]
+    except OSError:
+        return []   # it ended while we looked
+
+
+def _children_by_parents():
     parents: dict[int, list[int]] = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit():
@@ -145,12 +148,7 @@ def _tree_by_parents(root: int) -> list[int]:
                 continue
             ppid = int(stat.rsplit(")", 1)[1].split()[1])
             parents.setdefault(ppid, []).append(int(entry))
-    found, todo = [], [root]
-    while todo:
-        pid = todo.pop()
-        found.append(pid)
-        todo += parents.get(pid, [])
-    return found
+    return lambda pid: parents.get(pid, [])
 
 
 def _rss(pid: int) -> int:

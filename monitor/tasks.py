@@ -39,7 +39,6 @@ class PageReading:
 class WorkerState:
     def __init__(self, prefilter: Prefilter | None):
         self.prefilter = prefilter
-        self._frozen = False
 
     def after_extraction(self) -> None:
         """Drop trafilatura's caches (~20 MB, refilled within a few pages: the worker's peak
@@ -48,9 +47,8 @@ class WorkerState:
         from trafilatura.meta import reset_caches
 
         reset_caches()   # ends with a full garbage collection
-        if not self._frozen:
+        if not gc.get_freeze_count():
             gc.freeze()
-            self._frozen = True
 
 
 def worker_state(prefilter: Prefilter | None) -> WorkerState:

@@ -33,16 +33,12 @@ def fail(state, ours):
     raise ValueError("bad value")
 
 
-def run(coro):
-    return asyncio.run(coro)
-
-
 def test_more_tasks_than_workers_all_get_their_own_answers_and_workers_are_renewed():
     async def go():
         async with CpuPool(2, max_tasks=5) as pool:
             return await asyncio.gather(*(pool.run(pid_of, n, timeout=30) for n in range(40)))
 
-    results = run(go())
+    results = asyncio.run(go())
     assert [n for n, _ in results] == list(range(40))
     assert len({pid for _, pid in results}) >= 8     # 40 tasks, 5 per worker
 
@@ -57,7 +53,7 @@ def test_a_task_past_its_deadline_fails_alone_and_its_worker_is_replaced():
                 await slow
             return first, await asyncio.gather(*queued)
 
-    first, results = run(go())
+    first, results = asyncio.run(go())
     assert [n for n, _ in results] == [1, 2, 3]          # waited behind the slow one, then ran
     assert first not in {pid for _, pid in results}      # on its successor: the sleeper was stopped
 
@@ -69,7 +65,7 @@ def test_a_worker_that_dies_fails_its_task_only():
                 await pool.run(die, timeout=30)
             return await pool.run(pid_of, 7, timeout=30)
 
-    assert run(go())[0] == 7
+    assert asyncio.run(go())[0] == 7
 
 
 def test_errors_come_back_as_ours_or_as_worker_errors():
@@ -83,7 +79,7 @@ def test_errors_come_back_as_ours_or_as_worker_errors():
                 await pool.run(pid_of, lambda: None, timeout=30)   # arguments that cannot be sent
             return await pool.run(pid_of, 1, timeout=30)
 
-    assert run(go())[0] == 1
+    assert asyncio.run(go())[0] == 1
 
 
 def test_an_abandoned_task_does_not_hold_up_the_pool():
@@ -93,7 +89,7 @@ def test_an_abandoned_task_does_not_hold_up_the_pool():
                 await asyncio.wait_for(pool.run(sleep_then, 1, "unwanted", timeout=30), 0.2)
             return await pool.run(sleep_then, 0, "wanted", timeout=30)
 
-    assert run(go()) == "wanted"
+    assert asyncio.run(go()) == "wanted"
 
 
 def test_a_pool_with_no_work_starts_no_process():
@@ -104,7 +100,7 @@ def test_a_pool_with_no_work_starts_no_process():
             await pool.run(pid_of, 1, timeout=30)
             return idle, multiprocessing.active_children()
 
-    idle, busy = run(go())
+    idle, busy = asyncio.run(go())
     assert idle == [] and len(busy) == 1
 
 
@@ -118,4 +114,4 @@ def test_closing_the_pool_answers_the_task_still_running():
         with pytest.raises(WorkerError, match="closed"):
             await running
 
-    run(go())
+    asyncio.run(go())
