@@ -15,7 +15,7 @@ import tomllib
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any, Sequence
+from typing import Annotated, Any, Literal, Sequence
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
@@ -104,11 +104,22 @@ class _Rule(_Section):
     query: Annotated[str, Field(min_length=1)] | None = None
     languages: list[Language] = []
     channels: list[Name] | None = None
+    topic: Name | None = None
+    mode: Literal["keywords", "topic", "either", "both"] | None = None
+
+
+class _Topic(_Section):
+    name: Name
+    about: list[Term] = []
+    examples: list[Term] = []
+    model: Name | None = None
+    threshold: Annotated[float, Field(gt=0, le=1)] | None = None
 
 
 class _File(_Section):
     monitor: _Monitor = _Monitor()
     feeds: list[_Feed] = []
+    topics: list[_Topic] = []
     rules: list[_Rule] = []
     channels: dict[str, Any] = {}   # each value is checked by _channel_targets
 
@@ -131,6 +142,21 @@ class RuleConfig:
     channels: tuple[str, ...] = ()   # resolved: never empty when channels exist
     terms: dict[str, tuple[str, ...]] = field(default_factory=dict)   # language -> terms for it
     query: str | None = None
+    topic: str | None = None
+    mode: str = "keywords"           # keywords | topic | either | both (monitor.relevance.Mode)
+
+    @property
+    def has_terms(self) -> bool:
+        return bool(self.any or self.all or self.terms or self.query)
+
+
+@dataclass(frozen=True)
+class TopicConfig:
+    name: str
+    about: tuple[str, ...] = ()
+    examples: tuple[str, ...] = ()
+    model: Path | None = None        # resolved against the config file's folder
+    threshold: float | None = None   # None: the model's own, or the similarity default
 
 
 @dataclass(frozen=True)
@@ -145,6 +171,7 @@ class Settings:
     feeds: tuple[FeedConfig, ...]
     rules: tuple[RuleConfig, ...]
     targets: tuple[ChannelTarget, ...]   # empty: alerts go to standard output
+    topics: tuple[TopicConfig, ...] = ()
     backoff_max: timedelta = timedelta(hours=6)
     notice_after: int = 5
     delivery_attempts: int = 10
@@ -153,6 +180,7 @@ class Settings:
     keep_text: timedelta = timedelta(days=30)
     warnings: tuple[str, ...] = ()
     ruleset: Any = field(default=None, repr=False, compare=False)   # the rules, compiled (monitor.rules.RuleSet)
+    judge: Any = field(default=None, repr=False, compare=False)     # rules and topics (monitor.relevance.Judge)
 
     @property
     def channels(self) -> tuple[str, ...]:
@@ -164,8 +192,9 @@ def default_config_path(environ: dict[str, str] | None = None) -> Path:
     return Path(environ.get("MONITOR_CONFIG") or "config.toml")
 
 
-def load(path: Path | str, environ: dict[str, str] | None = None) -> Settings:
-    """Read and validate the config file; raise ConfigError listing every fault."""
+def load(path: Path | str, environ: dict[str, str] | None = None, *, models: bool = True) -> Settings:
+    """Read and validate the config file; raise ConfigError listing every fault.
+    ``models=False``: the topics' model files are not read (``monitor train`` writes them)."""
     path = Path(path)
     environ = dict(os.environ if environ is None else environ)
     try:
@@ -189,20 +218,34 @@ def load(path: Path | str, environ: dict[str, str] | None = None) -> Settings:
     settings = None
     if parsed is not None and not problems:
         settings = _settings(path, parsed, channels.targets, environ.get("MONITOR_DATABASE"))
-        ruleset, faults = _compile_rules(settings.rules)
+        ruleset, faults = _compile_rules([r for r in settings.rules if r.has_terms])
+        faults = [(_index_of(settings.rules, r), key, message) for r, key, message in faults]
     else:   # the schema is broken somewhere: still report every rule's own faults
         ruleset, faults = None, [(i, key, message) for i, rule in enumerate(_loose_rules(raw))
                                  for _, key, message in _compile_rules([rule])[1]]
     problems.extend(f"{_where(('rules', i), raw)}.{key}: {message}" for i, key, message in faults)
+    judge = None
+    warnings: list[str] = []
+    if settings is not None and ruleset is not None:
+        from monitor.relevance.setup import build_judge
+
+        judge, topic_problems, topic_warnings = build_judge(settings, ruleset, models=models)
+        problems.extend(f"{_where(('topics', i), raw)}.{key}: {message}" for i, key, message in topic_problems)
+        warnings.extend(topic_warnings)
     if problems or settings is None:
         raise ConfigError(str(path), sorted(dict.fromkeys(problems), key=_key_order))
-    warnings = []
     if channels.literal_secrets and path.stat().st_mode & 0o044:
         warnings.append(
             f"{path} holds channel secrets and other users can read it: chmod 600 it, "
             "or move the secrets to ${VARIABLES} or a channel '_file'"
         )
-    return replace(settings, ruleset=ruleset, warnings=tuple(warnings))
+    return replace(settings, ruleset=ruleset, judge=judge, warnings=tuple(warnings))
+
+
+def _index_of(rules: Sequence[RuleConfig], name: Any) -> int:
+    """Faults of the keyword rules name their rule's index among those with terms: map it back."""
+    with_terms = [i for i, rule in enumerate(rules) if rule.has_terms]
+    return with_terms[name] if isinstance(name, int) and name < len(with_terms) else name
 
 
 def _compile_rules(rules: Sequence[RuleConfig]) -> tuple[Any, list[tuple[int, str, str]]]:
@@ -263,8 +306,17 @@ def _settings(path: Path, parsed: _File, targets: list[ChannelTarget], database_
                 channels=tuple(r.channels) if r.channels else channel_names,
                 terms={lang: tuple(items) for lang, items in r.terms.items()},
                 query=r.query,
+                topic=r.topic,
+                mode=r.mode or ("keywords" if not r.topic else "either" if _has_terms(r) else "topic"),
             )
             for r in parsed.rules
+        ),
+        topics=tuple(
+            TopicConfig(
+                name=t.name, about=tuple(t.about), examples=tuple(t.examples),
+                model=_relative(path, t.model) if t.model else None, threshold=t.threshold,
+            )
+            for t in parsed.topics
         ),
         targets=tuple(targets),
         backoff_max=m.backoff_max,
@@ -274,6 +326,15 @@ def _settings(path: Path, parsed: _File, targets: list[ChannelTarget], database_
         extract_timeout=m.extract_timeout,
         keep_text=m.keep_text,
     )
+
+
+def _has_terms(rule: _Rule) -> bool:
+    return bool(rule.any or rule.all or rule.terms or rule.query)
+
+
+def _relative(config: Path, value: str) -> Path:
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else config.resolve().parent / path
 
 
 def _where(loc: tuple, raw: dict) -> str:
@@ -317,7 +378,7 @@ def _key_order(problem: str) -> tuple:
 def _cross_checks(raw: dict) -> list[str]:
     """Checks that span entries: duplicate names, unknown channels, empty rules."""
     problems: list[str] = []
-    for section in ("feeds", "rules"):
+    for section in ("feeds", "rules", "topics"):
         items = raw.get(section)
         if not isinstance(items, list):
             continue
@@ -334,12 +395,26 @@ def _cross_checks(raw: dict) -> list[str]:
                 seen[name] = i
     channels = channel_names(raw.get("channels"))
     rules = raw.get("rules") if isinstance(raw.get("rules"), list) else []
+    topics = raw.get("topics") if isinstance(raw.get("topics"), list) else []
+    topic_names = [t.get("name") for t in topics if isinstance(t, dict)]
+    for i, topic in enumerate(topics):
+        if isinstance(topic, dict) and not any(topic.get(key) for key in ("about", "examples", "model")):
+            problems.append(f"{_where(('topics', i), raw)}: a topic needs 'about', 'examples' or a 'model'")
     for i, rule in enumerate(rules):
         if not isinstance(rule, dict):
             continue
         where = _where(("rules", i), raw)
-        if not any(rule.get(key) for key in ("any", "all", "terms", "query")):
-            problems.append(f"{where}: a rule needs terms: 'any', 'all', 'terms' or a 'query'")
+        has_terms = any(rule.get(key) for key in ("any", "all", "terms", "query"))
+        topic, mode = rule.get("topic"), rule.get("mode")
+        if isinstance(topic, str) and topic not in topic_names:
+            known = ", ".join(str(n) for n in topic_names) or "none are configured"
+            problems.append(f"{where}.topic: unknown topic {topic!r} (known: {known})")
+        if mode in ("topic", "either", "both") and not topic:
+            problems.append(f"{where}.mode: {mode!r} needs a 'topic'")
+        if mode in ("keywords", "either", "both") and not has_terms:
+            problems.append(f"{where}.mode: {mode!r} needs terms: 'any', 'all', 'terms' or a 'query'")
+        elif not has_terms and not topic:
+            problems.append(f"{where}: a rule needs terms: 'any', 'all', 'terms' or a 'query', or a 'topic'")
         named = rule.get("channels")
         if isinstance(named, list):
             for name in named:

@@ -39,11 +39,36 @@ class Hit:
 
 
 @dataclass(frozen=True)
+class Nearest:
+    """The sentence of an article closest to a topic, and the description or example it is closest to."""
+
+    sentence: str
+    anchor: str
+    similarity: float
+
+
+@dataclass(frozen=True)
+class Relevance:
+    """A topic's verdict on an article: its score against the threshold, and why."""
+
+    topic: str
+    score: float
+    threshold: float
+    model: bool                     # scored by a trained model (else by similarity to the descriptions)
+    nearest: Nearest | None = None
+
+    @property
+    def passed(self) -> bool:
+        return self.score >= self.threshold
+
+
+@dataclass(frozen=True)
 class Match:
-    """A rule that matched an article, and the evidence."""
+    """A rule that matched an article, and the evidence: the terms that decided, and the topic's verdict."""
 
     rule: str
     hits: tuple[Hit, ...]
+    relevance: Relevance | None = None
 
 
 @dataclass(frozen=True)

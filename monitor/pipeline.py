@@ -35,6 +35,8 @@ from monitor.language import Language, LanguageDetector
 from monitor.logs import kv
 from monitor.models import Alert, Article, Entry
 from monitor.notify import Notifier
+from monitor.relevance.assess import Assessor
+from monitor.relevance.judge import View
 from monitor.render import alert_text, feed_down_text, feed_up_text
 from monitor.schedule import next_poll_after_failure, next_poll_after_success
 from monitor.store import DeliveryRow, Store
@@ -68,6 +70,7 @@ class Pipeline:
         notifier: Notifier,
         cpu: CpuPool,
         *,
+        assessor: Assessor | None = None,
         rng: random.Random | None = None,
         crash: CrashPoints = NO_CRASH,
     ):
@@ -77,6 +80,8 @@ class Pipeline:
         self.notifier = notifier
         self.cpu = cpu
         self.rules = settings.ruleset
+        self.judge = settings.judge
+        self.assessor = assessor or Assessor(self.judge)   # with the encoder when topics are used (cli._runtime)
         owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.crash = crash
         self.sender = Sender(store, notifier, owner, attempts=settings.delivery_attempts,
@@ -192,24 +197,37 @@ class Pipeline:
 
     async def _judge(self, entry: Entry, hint: str | None, now: datetime, published: datetime) -> bool:
         reading = await self._read(entry)
-        if reading.source == tasks.SKIPPED:   # no rule can match the whole page: keep it for backtest, done
+        skipped = reading.source == tasks.SKIPPED   # no rule term occurs anywhere in the page
+        if skipped and not self.judge.semantic:     # and no rule can match without one: keep it for backtest, done
             self.store.record_entry(entry, now, published, status="no_match", kept_page=reading.kept)
             return False
-        language = await self._language(f"{entry.title}\n{reading.text}", hint, reading.page_language)
-        article = Article(entry.title, reading.text, language.code, language.confidence)
-        matches = self.rules.match(article)
+        view = View.of(entry.title, entry.summary, reading.text)
+        if skipped:
+            # the topics read the title and the feed's summary; the language matters only for an alert
+            article = Article(entry.title, view.lead, None, 0.0)
+            matches = await self.assessor.assess(view, [], None, no_terms=True)
+            if matches:
+                language = await self._language(view.text, hint, reading.page_language)
+                article = Article(entry.title, view.lead, language.code, language.confidence)
+        else:
+            language = await self._language(f"{entry.title}\n{reading.text}", hint, reading.page_language)
+            article = Article(entry.title, reading.text, language.code, language.confidence)
+            matches = await self.assessor.assess(view, self.rules.match(article), language.code)
         alerts = []
         if matches:
             title, body = alert_text(
                 title=entry.title, url=entry.url, feed=entry.feed, article=article, published=published, matches=matches
             )
-            for channel in self.rules.channels_for(matches) or self.notifier.channels:
+            for channel in self.judge.channels_for(matches) or self.notifier.channels:
                 targets = self.notifier.targets_for(channel)
                 if targets:
                     alerts.append(Alert(channel, title, body, targets))
+        score = max((m.relevance.score for m in matches if m.relevance), default=None)
         stored = self.store.record_entry(
             entry, now, published, status="matched" if matches else "no_match",
-            article=article, text_source=reading.source, matches=matches, alerts=alerts, kept_text=reading.kept,
+            article=article if not skipped or matches else None, text_source=None if skipped else reading.source,
+            matches=matches, alerts=alerts, kept_text=None if skipped else reading.kept,
+            kept_page=reading.kept if skipped else None, score=score,
         )
         if stored and alerts:
             self.crash.reached("after_match")

@@ -65,10 +65,32 @@ def alert_text(
         "",
         "Why it matched:",
     ]
+    lines += relevance_lines(matches)
     for match in matches:
         for hit in match.hits:
             lines.append(f'- {match.rule}: "{one_line(hit.term)}" in: {one_line(hit.snippet, 400)}')
     return title_line(f"{', '.join(rules)}: {headline}"), "\n".join(lines)
+
+
+def relevance_lines(matches: Sequence[Match]) -> list[str]:
+    """Each topic that had a say, once: its score against the threshold, and the sentence nearest to it."""
+    lines = []
+    seen = set()
+    for match in matches:
+        relevance = match.relevance
+        if relevance is None or relevance.topic in seen:
+            continue
+        seen.add(relevance.topic)
+        rules = ", ".join(m.rule for m in matches if m.relevance and m.relevance.topic == relevance.topic)
+        how = "model" if relevance.model else "similarity to its descriptions"
+        verdict = ">=" if relevance.passed else "<"
+        lines.append(f"- topic {relevance.topic} ({rules}): score {relevance.score:.2f} {verdict} threshold "
+                     f"{relevance.threshold:.2f} ({how})")
+        if relevance.nearest is not None:
+            near = relevance.nearest
+            lines.append(f'  nearest: "{one_line(near.sentence, 300)}" ~ "{one_line(near.anchor, 200)}" '
+                         f"(similarity {near.similarity:.2f})")
+    return lines
 
 
 def feed_down_text(*, feed: str, url: str, failures: int, error: str, retry_at: datetime) -> tuple[str, str]:

@@ -13,7 +13,8 @@ from content import ARTICLES
 
 from monitor import config
 from monitor.models import Article
-from monitor.rules import RuleSet
+from monitor.relevance.assess import Assessor
+from monitor.relevance.encoder import Encoder
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -41,7 +42,8 @@ def test_shipped_config_has_real_feeds_in_four_languages(shipped):
 ])
 def test_shipped_rules_on_articles_in_every_language(shipped, slug, relevant):
     article = ARTICLES[slug]
-    found = RuleSet(shipped.rules).match(Article(article.title, "\n".join(article.paragraphs), article.lang, 1.0))
+    assessor = Assessor(shipped.judge, encode=Encoder().encode)
+    found, _ = assessor.assess_article(Article(article.title, "\n".join(article.paragraphs), article.lang, 1.0))
     assert bool(found) is relevant, [m.rule for m in found]
 
 
@@ -87,7 +89,7 @@ def test_ci_runs_the_readme_test_command():
 
 
 def test_readme_documents_every_config_key():
-    for section in (config._Monitor, config._Feed, config._Rule):
+    for section in (config._Monitor, config._Feed, config._Rule, config._Topic):
         for key in section.model_fields:
             assert f"| `{key}` |" in README, key
 

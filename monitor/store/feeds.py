@@ -46,6 +46,19 @@ class StoredArticle:
     text: str | None        # the text the rules saw, or...
     page: bytes | None      # ...the page, when it was not extracted (no rule could match it then)
     rules: frozenset[str]   # the rules it matched when it was read
+    summary: str = ""       # the feed's own text for it (what topics read first)
+
+
+_ARTICLE = """a.id, a.url, a.feed, a.title, a.published, a.language, a.language_confidence, a.text, a.page,
+               (SELECT group_concat(rule, char(31)) FROM matches m WHERE m.article_id = a.id), a.summary"""
+
+
+def _stored(row: tuple) -> StoredArticle:
+    id, url, feed, title, published, language, confidence, text, page, rules, summary = row
+    return StoredArticle(id, url, feed, title, published, language, confidence or 0.0,
+                         zlib.decompress(text).decode("utf-8") if text is not None else None,
+                         zlib.decompress(page) if page is not None else None,
+                         frozenset(rules.split(chr(31)) if rules else ()), summary or "")
 
 
 class FeedQueries(Database):
@@ -150,22 +163,24 @@ class FeedQueries(Database):
         alerts: Sequence[Alert] = (),
         kept_text: bytes | None = None,
         kept_page: bytes | None = None,
+        score: float | None = None,
     ) -> bool:
         """Write an entry with everything that follows from it. False if it was already known.
-        ``kept_text`` / ``kept_page``: the compressed text the rules saw, or the page not extracted."""
+        ``kept_text`` / ``kept_page``: the compressed text the rules saw, or the page not extracted.
+        ``score``: the best topic score it was given, if any topic judged it."""
         url = entry.url or f"entry:{entry.feed}:{entry.key}"
         with self._write() as db:
             if db.execute("SELECT 1 FROM entries WHERE feed = ? AND key = ?", (entry.feed, entry.key)).fetchone():
                 return False
             row = db.execute(
                 """INSERT INTO articles (url, feed, title, published, first_seen, status,
-                                         language, language_confidence, text_source, text, page)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (url) DO NOTHING RETURNING id""",
+                                         language, language_confidence, text_source, text, page, summary, score)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (url) DO NOTHING RETURNING id""",
                 (
                     url, entry.feed, entry.title, ts(published), ts(now), status,
                     article.language if article else None,
                     article.language_confidence if article else None,
-                    text_source, kept_text, kept_page,
+                    text_source, kept_text, kept_page, entry.summary if status != "too_old" else None, score,
                 ),
             ).fetchone()
             fresh = row is not None
@@ -194,16 +209,31 @@ class FeedQueries(Database):
     def stored_articles(self, since: datetime) -> list[StoredArticle]:
         """Articles first seen since ``since`` whose text is still kept, with the rules they matched."""
         rows = self._read(
-            """SELECT a.id, a.url, a.feed, a.title, a.published, a.language, a.language_confidence, a.text, a.page,
-                      (SELECT group_concat(rule, char(31)) FROM matches m WHERE m.article_id = a.id)
-               FROM articles a WHERE (a.text IS NOT NULL OR a.page IS NOT NULL) AND a.first_seen >= ?
-               ORDER BY a.first_seen""",
+            f"""SELECT {_ARTICLE} FROM articles a WHERE (a.text IS NOT NULL OR a.page IS NOT NULL) AND a.first_seen >= ?
+                ORDER BY a.first_seen""",
             (ts(since),),
         )
-        return [
-            StoredArticle(id, url, feed, title, published, language, confidence or 0.0,
-                          zlib.decompress(text).decode("utf-8") if text is not None else None,
-                          zlib.decompress(page) if page is not None else None,
-                          frozenset(rules.split(chr(31)) if rules else ()))
-            for id, url, feed, title, published, language, confidence, text, page, rules in rows
-        ]
+        return [_stored(row) for row in rows]
+
+    # feedback ------------------------------------------------------------------
+
+    def find_article(self, ref: str) -> StoredArticle | None:
+        """An article by its id (as alerts show it) or its link."""
+        column = "a.id" if ref.isdigit() else "a.url"
+        rows = self._read(f"SELECT {_ARTICLE} FROM articles a WHERE {column} = ?", (int(ref) if ref.isdigit() else ref,))
+        return _stored(rows[0]) if rows else None
+
+    def record_feedback(self, article_id: int, relevant: bool, now: datetime) -> bool:
+        """The analyst's word on an article; the latest counts. True when it replaced an earlier one."""
+        with self._write() as db:
+            earlier = db.execute("SELECT 1 FROM feedback WHERE article_id = ?", (article_id,)).fetchone()
+            db.execute("""INSERT INTO feedback (article_id, relevant, given) VALUES (?, ?, ?)
+                          ON CONFLICT (article_id) DO UPDATE SET relevant = excluded.relevant, given = excluded.given""",
+                       (article_id, int(relevant), ts(now)))
+            return earlier is not None
+
+    def feedback(self) -> list[tuple[StoredArticle, bool]]:
+        """Every article the analyst judged, oldest judgement first, with the judgement."""
+        rows = self._read(f"""SELECT {_ARTICLE}, f.relevant FROM feedback f JOIN articles a ON a.id = f.article_id
+                              ORDER BY f.given, f.article_id""")
+        return [(_stored(row[:-1]), bool(row[-1])) for row in rows]

@@ -126,9 +126,26 @@ def _v4(db: sqlite3.Connection) -> None:
     _script(db, "ALTER TABLE articles ADD COLUMN page BLOB")
 
 
+def _v5(db: sqlite3.Connection) -> None:
+    """What the topics read (the feed's summary) and said (the best score), and the analyst's feedback."""
+    _script(
+        db,
+        """
+        ALTER TABLE articles ADD COLUMN summary TEXT;
+        ALTER TABLE articles ADD COLUMN score REAL;
+        CREATE TABLE feedback (
+            article_id    INTEGER PRIMARY KEY REFERENCES articles(id),
+            relevant      INTEGER NOT NULL,       -- 1 relevant, 0 not relevant
+            given         REAL NOT NULL
+        )
+        """,
+    )
+
+
 MIGRATIONS = (
     (1, "initial schema", _v1),
     (2, "feed notices", _v2),
     (3, "article text", _v3),
     (4, "article page", _v4),
+    (5, "summaries, scores and feedback", _v5),
 )

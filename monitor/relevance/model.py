@@ -1,0 +1,239 @@
+"""The relevance model: a logistic regression over an article's features, in a versioned file.
+
+Pure numpy. Training is deterministic: the same examples in the same order give
+the same file, bit for bit (Newton's method from zero, no random start, no
+shuffling). The file is a NumPy ``.npz`` holding
+
+* ``meta``: JSON with the format name and version, the encoder it was made
+  with, the feature layout, the rule names its signals come from, the
+  threshold and how it was trained;
+* ``weights``, ``bias``, ``mean``, ``scale``: the classifier over standardised
+  features;
+* ``base_*``: the features (never the text) of the labelled examples it was
+  trained on, so that a retrain with the analyst's feedback keeps what the
+  default learned.
+
+A file that is missing, is not such a file, is damaged, or was made by another
+format version or encoder is refused with a ModelError saying which.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from monitor.errors import MonitorError
+from monitor.relevance.encoder import DIMENSIONS, NAME as ENCODER_NAME
+
+FORMAT = "monitor-relevance"
+VERSION = 1
+DEFAULT_C = 1.0            # inverse L2 strength; chosen on the dev set by cross-validation (README, Relevance)
+DEFAULT_THRESHOLD = 0.5
+
+
+class ModelError(MonitorError):
+    """A model file cannot be used. The message names the file and the fault."""
+
+
+@dataclass(frozen=True)
+class Examples:
+    """Labelled articles as the model sees them: their features' parts, never their text."""
+
+    text: np.ndarray          # (n, 512) embedding of "title. lead"
+    title: np.ndarray         # (n, 512) embedding of the title alone
+    signals: np.ndarray       # (n, 3 * len(rules)) keyword-rule signals (see features.SIGNALS)
+    rules: tuple[str, ...]    # the rule names the signals are for, in order
+    labels: np.ndarray        # (n,) bool: relevant
+    languages: tuple[str, ...]
+    ids: tuple[str, ...]      # stable ids (the labelled file's id, or "feedback:<article id>")
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def subset(self, index: Sequence[int] | np.ndarray) -> "Examples":
+        index = np.asarray(index, dtype=np.int64)
+        return Examples(self.text[index], self.title[index], self.signals[index], self.rules, self.labels[index],
+                        tuple(self.languages[i] for i in index), tuple(self.ids[i] for i in index))
+
+    def with_rules(self, rules: Sequence[str]) -> "Examples":
+        """The same examples with their signals laid out for ``rules`` (a rule they lack: zeros)."""
+        rules = tuple(rules)
+        if rules == self.rules:
+            return self
+        out = np.zeros((len(self), 3 * len(rules)), dtype=np.float32)
+        where = {name: i for i, name in enumerate(self.rules)}
+        for j, name in enumerate(rules):
+            if name in where:
+                i = where[name]
+                out[:, 3 * j:3 * j + 3] = self.signals[:, 3 * i:3 * i + 3]
+        return Examples(self.text, self.title, out, rules, self.labels, self.languages, self.ids)
+
+    @staticmethod
+    def join(parts: Sequence["Examples"], rules: Sequence[str]) -> "Examples":
+        parts = [p.with_rules(rules) for p in parts if len(p)]
+        if not parts:
+            return empty_examples(rules)
+        return Examples(
+            np.concatenate([p.text for p in parts]), np.concatenate([p.title for p in parts]),
+            np.concatenate([p.signals for p in parts]), tuple(rules), np.concatenate([p.labels for p in parts]),
+            tuple(lang for p in parts for lang in p.languages), tuple(i for p in parts for i in p.ids),
+        )
+
+
+def empty_examples(rules: Sequence[str]) -> Examples:
+    return Examples(np.zeros((0, DIMENSIONS), np.float32), np.zeros((0, DIMENSIONS), np.float32),
+                    np.zeros((0, 3 * len(rules)), np.float32), tuple(rules), np.zeros(0, bool), (), ())
+
+
+def design(examples: Examples) -> np.ndarray:
+    """The feature matrix: both embeddings, then log1p of the rule signals, then 'any rule matched'."""
+    signals = examples.signals
+    matched = signals[:, 0::3].max(axis=1, keepdims=True) if signals.shape[1] else np.zeros((len(examples), 1))
+    return np.hstack([examples.text, examples.title, np.log1p(signals), matched]).astype(np.float64)
+
+
+@dataclass(frozen=True)
+class Model:
+    weights: np.ndarray
+    bias: float
+    mean: np.ndarray
+    scale: np.ndarray
+    threshold: float
+    rules: tuple[str, ...]
+    meta: dict[str, Any] = field(default_factory=dict)
+    base: Examples | None = field(default=None, repr=False)
+
+    def scores(self, examples: Examples) -> np.ndarray:
+        """Probability of 'relevant' for each example, in [0, 1]."""
+        x = (design(examples.with_rules(self.rules)) - self.mean) / self.scale
+        return _sigmoid(x @ self.weights + self.bias)
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.clip(z, -40, 40)))
+
+
+def train(examples: Examples, *, c: float = DEFAULT_C, threshold: float = DEFAULT_THRESHOLD,
+          meta: dict[str, Any] | None = None, keep_base: bool = True, weights: np.ndarray | None = None) -> Model:
+    """L2-regularised logistic regression, classes weighted to count equally, by Newton's method.
+    ``weights``: how much each example counts (the analyst's feedback may count more)."""
+    if len(examples) == 0 or examples.labels.all() or not examples.labels.any():
+        raise ModelError("training needs relevant and not relevant examples (got "
+                         f"{int(examples.labels.sum())} relevant of {len(examples)})")
+    x = design(examples)
+    mean = x.mean(axis=0)
+    scale = x.std(axis=0)
+    scale[scale < 1e-6] = 1.0
+    x = (x - mean) / scale
+    y = examples.labels.astype(np.float64)
+    positives = y.sum()
+    weight = np.where(y == 1, len(y) / (2 * positives), len(y) / (2 * (len(y) - positives)))
+    if weights is not None:
+        weight = weight * np.asarray(weights, dtype=np.float64)
+    xb = np.hstack([x, np.ones((len(x), 1))])
+    beta = np.zeros(xb.shape[1])
+    penalty = np.full(xb.shape[1], 1.0 / c)
+    penalty[-1] = 0.0   # the bias is not shrunk
+    for _ in range(50):
+        p = _sigmoid(xb @ beta)
+        gradient = xb.T @ (weight * (p - y)) + penalty * beta
+        hessian = (xb * (weight * p * (1 - p))[:, None]).T @ xb + np.diag(penalty)
+        step = np.linalg.solve(hessian, gradient)
+        beta -= step
+        if np.abs(step).max() < 1e-8:
+            break
+    info = dict(meta or {})
+    info.update(examples=len(examples), relevant=int(positives), c=c,
+                languages=dict(sorted(_count(examples.languages).items())))
+    return Model(beta[:-1], float(beta[-1]), mean, scale, threshold, examples.rules, info,
+                 examples if keep_base else None)
+
+
+def _count(items: Sequence[str]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for item in items:
+        counts[item] = counts.get(item, 0) + 1
+    return counts
+
+
+def save(model: Model, path: Path) -> None:
+    """Write the model file atomically: a reader sees the old file or the new one, never half of one."""
+    from monitor.relevance.encoder import encoder_version
+
+    meta = dict(model.meta, format=FORMAT, version=VERSION, encoder=ENCODER_NAME,
+                encoder_version=encoder_version(), rules=list(model.rules), threshold=model.threshold)
+    base = model.base if model.base is not None else empty_examples(model.rules)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(temporary, "wb") as handle:
+        np.savez_compressed(
+            handle,
+            meta=np.array(json.dumps(meta, sort_keys=True)),
+            weights=model.weights, bias=np.array(model.bias), mean=model.mean, scale=model.scale,
+            base_text=base.text.astype(np.float16), base_title=base.title.astype(np.float16),
+            base_signals=base.signals.astype(np.float32), base_rules=np.array(list(base.rules), dtype=str),
+            base_labels=base.labels.astype(np.int8), base_languages=np.array(list(base.languages), dtype=str),
+            base_ids=np.array(list(base.ids), dtype=str),
+        )
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)
+
+
+def trained_ids(path: Path) -> set[str]:
+    """The ids of the labelled examples a model file was trained on."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {str(x) for x in data["base_ids"]}
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile):
+        return set()
+
+
+def load(path: Path, *, with_base: bool = False) -> Model:
+    """Read a model file; ModelError names the file and what is wrong with it."""
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            meta = json.loads(str(data["meta"][()]))
+            if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+                raise ModelError(f"{path}: not a monitor relevance model")
+            if meta.get("version") != VERSION:
+                raise ModelError(f"{path}: model format version {meta.get('version')!r}, this monitor reads "
+                                 f"version {VERSION}: train it again with `monitor train`")
+            if meta.get("encoder") != ENCODER_NAME:
+                raise ModelError(f"{path}: made with the encoder {meta.get('encoder')!r}, this monitor uses "
+                                 f"{ENCODER_NAME!r}: train it again with `monitor train`")
+            rules = tuple(str(r) for r in meta.get("rules", []))
+            weights = np.asarray(data["weights"], dtype=np.float64)
+            mean = np.asarray(data["mean"], dtype=np.float64)
+            scale = np.asarray(data["scale"], dtype=np.float64)
+            width = 2 * DIMENSIONS + 3 * len(rules) + 1
+            if not (weights.shape == mean.shape == scale.shape == (width,)) or not np.isfinite(weights).all():
+                raise ModelError(f"{path}: damaged: its weights do not fit its own description")
+            base = None
+            if with_base:
+                base = Examples(
+                    np.asarray(data["base_text"], dtype=np.float32), np.asarray(data["base_title"], dtype=np.float32),
+                    np.asarray(data["base_signals"], dtype=np.float32), tuple(str(r) for r in data["base_rules"]),
+                    np.asarray(data["base_labels"]).astype(bool), tuple(str(x) for x in data["base_languages"]),
+                    tuple(str(x) for x in data["base_ids"]),
+                )
+            return Model(weights, float(data["bias"]), mean, scale, float(meta.get("threshold", DEFAULT_THRESHOLD)),
+                         rules, meta, base)
+    except ModelError:
+        raise
+    except FileNotFoundError:
+        raise ModelError(f"{path}: model file not found") from None
+    except IsADirectoryError:
+        raise ModelError(f"{path}: is a folder, not a model file") from None
+    except PermissionError:
+        raise ModelError(f"{path}: cannot be read (permission denied)") from None
+    except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile, json.JSONDecodeError) as exc:
+        raise ModelError(f"{path}: damaged or not a model file ({type(exc).__name__})") from None
