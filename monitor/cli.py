@@ -299,8 +299,8 @@ def explain(config_path: Path | None, source: str, rule_name: str | None, langua
         response = asyncio.run(_fetch(settings, source))
         loaded, charset = (response.body, response.url), response.charset
     reading = ruletools.read(loaded[0], loaded[1], charset=charset, forced_language=language)
-    verdicts = ruletools.explain(settings.ruleset, reading, rule_name)
-    for line in ruletools.render_explanation(reading, verdicts, _color(color)):
+    explanation = ruletools.explain(_assessor(settings), reading, rule_name)
+    for line in ruletools.render_explanation(reading, explanation, _color(color)):
         click.echo(line, color=_color(color))
 
 
@@ -320,12 +320,18 @@ async def _fetch(settings: Settings, url: str):
 @_config_option
 @click.option("--rule", "rule_name", help="Only this rule.")
 @click.option("--since", default="30d", show_default=True, help="Articles first seen this long ago or less.")
+@click.option("--model", "model_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Try this model file (from `monitor train --output`) instead of the topic's own.")
+@click.option("--topic", "topic_name", help="With --model: the topic it is for. Default: the only one.")
 @click.option("--color/--no-color", default=None, help="Colour. Default: on a terminal only.")
-def backtest(config_path: Path | None, rule_name: str | None, since: str, color: bool | None) -> None:
-    """Run the current rules over the articles kept in the database: what would change?"""
+def backtest(config_path: Path | None, rule_name: str | None, since: str, model_path: Path | None,
+             topic_name: str | None, color: bool | None) -> None:
+    """Run the current rules and topics over the articles kept in the database: what would change?"""
     from monitor import ruletools
 
     settings = _load(config_path)
+    if model_path is not None:
+        settings = _with_candidate(settings, model_path, topic_name)
     names = {rule.name for rule in settings.rules}
     try:
         period = config_module.parse_duration(since)
@@ -334,7 +340,7 @@ def backtest(config_path: Path | None, rule_name: str | None, since: str, color:
     start = utcnow() - period
     store = _open_store(settings)
     try:
-        count, changes = ruletools.backtest(store, settings.ruleset, start, rule_name)
+        count, changes = ruletools.backtest(store, _assessor(settings), start, rule_name)
     finally:
         store.close()
     if rule_name is not None and rule_name not in names and not changes:
@@ -426,6 +432,21 @@ def evaluate(config_path: Path | None, labels: tuple[Path, ...], folds: int | No
         click.echo(note)
     for line in tools.render_scores(scores, misses):
         click.echo(line)
+
+
+def _with_candidate(settings: Settings, model_path: Path, topic_name: str | None) -> Settings:
+    from dataclasses import replace
+
+    from monitor.relevance import tools
+    from monitor.relevance.model import load
+    from monitor.relevance.training import with_model
+
+    try:
+        topic = tools.topic_of(settings, topic_name)
+        model = load(model_path)
+    except MonitorError as exc:
+        _fail(EXIT_CONFIG, f"--model: {exc}")
+    return replace(settings, judge=with_model(settings.judge, topic, model))
 
 
 def _duration(delta) -> str:

@@ -1,10 +1,12 @@
 """Tools for the person writing rules: ``monitor explain`` and ``monitor backtest``.
 
 ``explain`` reads one page (a URL or a file), takes its main text and its
-language as the pipeline would, and shows every rule's verdict: the matched
-terms highlighted in context, or the clause that failed. ``backtest`` runs the
-current rules again over the texts kept in the database (``keep_text``) and
-shows, per rule, what would now alert that did not, and what no longer would.
+language as the pipeline would, and shows each topic's score with the
+sentence nearest to it, and every rule's verdict: the matched terms
+highlighted in context, or the clause that failed. ``backtest`` runs the
+current rules and topics (or a candidate model) again over the texts kept in
+the database (``keep_text``) and shows, per rule, what would now alert that
+did not, and what no longer would.
 """
 
 from __future__ import annotations
@@ -19,8 +21,10 @@ import click
 
 from monitor.extract import extract_text, page_language
 from monitor.language import Language, LanguageDetector
-from monitor.models import Article, Hit
-from monitor.rules import RuleSet, Verdict
+from monitor.models import Article, Hit, Match, Relevance
+from monitor.relevance.assess import Assessor
+from monitor.relevance.judge import Mode, RulePlan, View
+from monitor.rules import Verdict
 from monitor.store import Store, StoredArticle
 from monitor.text import tidy
 
@@ -58,12 +62,24 @@ def read(body: bytes, source: str, *, charset: str | None = None, forced_languag
     return Reading(source, title, text, language, how, len(body))
 
 
-def explain(rules: RuleSet, reading: Reading, only: str | None = None) -> list[Verdict]:
+@dataclass
+class Explanation:
+    verdicts: dict[str, Verdict]          # the keyword side of each rule that has terms
+    matches: list[Match]                  # what check would alert
+    relevance: dict[str, Relevance]       # each topic's verdict, passed or not
+    plans: list[RulePlan]
+
+
+def explain(assessor: Assessor, reading: Reading, only: str | None = None) -> Explanation:
+    judge = assessor.judge
     article = Article(reading.title, reading.text, reading.language.code, reading.language.confidence)
-    return [v for v in rules.explain(article) if only is None or v.rule == only]
+    matches, relevance = assessor.assess_article(article)
+    verdicts = {v.rule: v for v in judge.ruleset.explain(article)}
+    plans = [plan for plan in judge.plans if only is None or plan.name == only]
+    return Explanation(verdicts, matches, relevance, plans)
 
 
-def render_explanation(reading: Reading, verdicts: list[Verdict], color: bool) -> list[str]:
+def render_explanation(reading: Reading, explanation: Explanation, color: bool) -> list[str]:
     style = click.style if color else (lambda text, **_: text)
     lines = [
         f"Source:   {reading.source} ({reading.size:,} bytes)",
@@ -72,14 +88,49 @@ def render_explanation(reading: Reading, verdicts: list[Verdict], color: bool) -
         f"Text:     {len(reading.text):,} characters" + ("" if reading.text else " (no main text found)"),
         "",
     ]
-    for verdict in verdicts:
-        if verdict.matched:
-            lines.append(style(f"MATCH    {verdict.rule}", fg="green", bold=True))
-            lines += [f"    {_highlight(hit, color)}" for hit in verdict.hits]
+    topics = {plan.topic for plan in explanation.plans if plan.topic}
+    for name in sorted(topics):
+        relevance = explanation.relevance.get(name)
+        if relevance is None:
+            continue
+        verdict = ">=" if relevance.passed else "<"
+        how = "model" if relevance.model else "similarity to its descriptions"
+        lines.append(style(f"TOPIC    {name}: score {relevance.score:.2f} {verdict} threshold "
+                           f"{relevance.threshold:.2f} ({how})", fg="green" if relevance.passed else "red", bold=True))
+        if relevance.nearest is not None:
+            near = relevance.nearest
+            lines.append(f'    nearest sentence: "{near.sentence}"')
+            lines.append(f'    nearest description: "{near.anchor}" (similarity {near.similarity:.2f})')
+    if topics:
+        lines.append("")
+    matched = {m.rule: m for m in explanation.matches}
+    for plan in explanation.plans:
+        verdict = explanation.verdicts.get(plan.name)
+        relevance = explanation.relevance.get(plan.topic) if plan.topic else None
+        how = _how(plan, verdict, relevance)
+        if plan.name in matched:
+            lines.append(style(f"MATCH    {plan.name}{how}", fg="green", bold=True))
+            lines += [f"    {_highlight(hit, color)}" for hit in matched[plan.name].hits]
         else:
-            lines.append(style(f"no match {verdict.rule}", fg="red", bold=True))
-            lines += [f"    {reason}" for reason in verdict.reasons]
+            lines.append(style(f"no match {plan.name}{how}", fg="red", bold=True))
+            if verdict is not None:
+                lines += [f"    {reason}" for reason in verdict.reasons]
     return lines
+
+
+def _how(plan: RulePlan, verdict: Verdict | None, relevance: Relevance | None) -> str:
+    """How the rule's mode combined its terms and its topic, in a few words."""
+    words = verdict is not None and verdict.matched
+    meaning = relevance is not None and relevance.passed
+    if plan.mode is Mode.KEYWORDS:
+        return ""
+    if plan.mode is Mode.TOPIC:
+        return f" (topic {plan.topic} alone)"
+    if plan.mode is Mode.EITHER:
+        return f" (its terms or topic {plan.topic}: terms {'yes' if words else 'no'}, topic {'yes' if meaning else 'no'})"
+    if words and not meaning:
+        return f" (its terms occur, but topic {plan.topic} says no: a passing mention)"
+    return f" (its terms and topic {plan.topic}: terms {'yes' if words else 'no'}, topic {'yes' if meaning else 'no'})"
 
 
 def _highlight(hit: Hit, color: bool) -> str:
@@ -97,20 +148,27 @@ class RuleChange:
     lost: list[StoredArticle] = field(default_factory=list)      # alerted before, would not now
 
 
-def backtest(store: Store, rules: RuleSet, since: datetime, only: str | None = None) -> tuple[int, list[RuleChange]]:
+def backtest(store: Store, assessor: Assessor, since: datetime, only: str | None = None
+             ) -> tuple[int, list[RuleChange]]:
     articles = store.stored_articles(since)
-    names = [r.name for r in rules.rules] + sorted({r for a in articles for r in a.rules} - {r.name for r in rules.rules})
+    judge = assessor.judge
+    names = [p.name for p in judge.plans] + sorted({r for a in articles for r in a.rules} - {p.name for p in judge.plans})
     changes = {name: RuleChange(name) for name in names if only is None or name == only}
     detector = None
+    read = []
     for stored in articles:
         if stored.text is None:   # not extracted when it came in (no rule could match then): extract now
             detector = detector or LanguageDetector()
             text = extract_text(stored.page, stored.url) if stored.page else ""
             language = detector.detect(f"{stored.title}\n{text}", page_language(stored.page or b""))
-            article = Article(stored.title, text, language.code, language.confidence)
+            read.append(Article(stored.title, text, language.code, language.confidence))
         else:
-            article = Article(stored.title, stored.text, stored.language, stored.language_confidence)
-        now = {m.rule for m in rules.match(article)}
+            read.append(Article(stored.title, stored.text, stored.language, stored.language_confidence))
+    verdicts = assessor.assess_many(
+        [View.of(stored.title, stored.summary, article.text) for stored, article in zip(articles, read)],
+        [judge.ruleset.match(article) for article in read], [article.language for article in read], evidence=False)
+    for stored, (matches, _) in zip(articles, verdicts):
+        now = {m.rule for m in matches}
         for name, change in changes.items():
             change.now += name in now
             if name in now and name not in stored.rules:

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 
 LEAD_CHARS = 600            # the lead the topic reads: about two paragraphs of a feed's summary
 MIN_SUMMARY = 40            # a feed summary shorter than this is no lead: the text's start is used
-SIMILARITY_THRESHOLD = 0.5  # a topic without a model: how close to its descriptions an article must be
+SIMILARITY_THRESHOLD = 0.35  # a topic without a model: how close to its descriptions an article must be
 MAX_SENTENCES = 12          # sentences compared with the descriptions, for the evidence
 
 
@@ -55,19 +55,24 @@ class View:
 
     @classmethod
     def of(cls, title: str, summary: str, text: str) -> "View":
+        title = " ".join(title.split())
         lead = summary if len(summary.strip()) >= MIN_SUMMARY else text
-        return cls(" ".join(title.split()), _cut(" ".join(lead.split()), LEAD_CHARS))
+        lines = [" ".join(line.split()) for line in lead.splitlines()]
+        lines = [line for line in lines if line]
+        if lines and title and lines[0].casefold() == title.casefold():   # a page's text often opens with its title
+            lines = lines[1:]
+        return cls(title, _cut("\n".join(lines), LEAD_CHARS))
 
     @property
     def text(self) -> str:
         if not self.lead:
             return self.title
         joint = "" if not self.title or self.title[-1:] in ".!?。！？" else "."
-        return f"{self.title}{joint} {self.lead}".strip()
+        return f"{self.title}{joint} {' '.join(self.lead.split())}".strip()
 
     def sentences(self) -> list[str]:
-        found = [s for s in _SENTENCE.split(self.lead) if len(s.strip()) > 12]
-        return ([self.title] if self.title else []) + [s.strip() for s in found][: MAX_SENTENCES - 1]
+        found = [s.strip() for line in self.lead.splitlines() for s in _SENTENCE.split(line) if len(s.strip()) > 12]
+        return ([self.title] if self.title else []) + found[: MAX_SENTENCES - 1]
 
 
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[\"'“‘«„(]?[A-Z0-9À-ÖØ-ÞĀ-ſА-Я])|(?<=[。！？])")
@@ -76,7 +81,7 @@ _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[\"'“‘«„(]?[A-Z0-9À-ÖØ-ÞĀ-�
 def _cut(text: str, limit: int) -> str:
     if len(text) <= limit:
         return text
-    space = text.rfind(" ", 0, limit)
+    space = max(text.rfind(" ", 0, limit), text.rfind("\n", 0, limit))
     return text[: space if space > limit // 2 else limit]
 
 
