@@ -82,6 +82,17 @@ def title_of(page: bytes, n: int) -> str:
     return f"{' '.join(title.split())[:150] or 'Untitled'} ({n})"
 
 
+_DESCRIPTION = re.compile(rb'<meta[^>]+(?:name|property)=["\'](?:og:)?description["\'][^>]*content=["\']([^"\']*)', re.I)
+
+
+def description_of(page: bytes) -> str:
+    """The page's own summary (<meta name=description>), as a feed item's description often is."""
+    import html
+
+    found = _DESCRIPTION.search(page[:200_000])
+    return " ".join(html.unescape(found.group(1).decode("utf-8", "replace")).split())[:500] if found else ""
+
+
 @dataclass
 class Measured:
     wall: float
@@ -176,9 +187,16 @@ def run_measured(command: list[str], *, env: dict | None = None, quiet: bool = T
     return Measured(wall, cpu, rss.peak / 2**20, rss.main / 2**20)
 
 
-def write_config(folder: Path, feed_urls: list[str], extra_rules: str = "") -> Path:
+def shipped_rules() -> str:
+    """The shipped config's topics and rules, its model file named by its absolute path."""
     shipped = (ROOT / "config.toml").read_text(encoding="utf-8")
-    rules = shipped[shipped.index("[[rules]]"):shipped.index("# ---------------------------------------------------------------- Channels")]
+    start = shipped.index("[[topics]]") if "[[topics]]" in shipped else shipped.index("[[rules]]")
+    rules = shipped[start:shipped.index("# ---------------------------------------------------------------- Channels")]
+    return re.sub(r'(?m)^model = "(?!/)', f'model = "{ROOT}/', rules)
+
+
+def write_config(folder: Path, feed_urls: list[str], extra_rules: str = "") -> Path:
+    rules = shipped_rules()
     lines = ["[monitor]", 'database = "monitor.db"', "private_networks = true", 'max_age = "3650d"',
              'timeout = "60s"', 'extract_timeout = "60s"', ""]
     for f, url in enumerate(feed_urls):
@@ -246,7 +264,7 @@ def main() -> None:
             for n in range(f * args.items, (f + 1) * args.items):
                 site.put(f"/page/{n}", pages[n], "text/html; charset=utf-8")
             items = [{"title": title_of(pages[n], n), "link": site.url(f"/page/{n}"), "guid": f"bench-{n}",
-                      "description": ""} for n in range(f * args.items, (f + 1) * args.items)]
+                      "description": description_of(pages[n])} for n in range(f * args.items, (f + 1) * args.items)]
             site.put(f"/feed/{f}", rss(f"feed {f}", items), "application/rss+xml")
             feed_urls.append(site.url(f"/feed/{f}"))
         print(f"{count} pages ({args.feeds} feeds x {args.items} items) from {len(base)} real news pages made "
@@ -285,10 +303,7 @@ def main() -> None:
         lines = ["[monitor]", 'database = "monitor.db"', "private_networks = true", ""]
         for f in range(1000):
             lines += ["[[feeds]]", f'name = "many{f}"', f'url = "{site.url(f"/many/{f}")}"', ""]
-        shipped = (ROOT / "config.toml").read_text(encoding="utf-8")
-        rules = shipped[shipped.index("[[rules]]"):shipped.index("# ----------------------------------------------------------------"
-                                                                 " Channels")]
-        (many / "config.toml").write_text("\n".join(lines) + "\n" + rules, encoding="utf-8")
+        (many / "config.toml").write_text("\n".join(lines) + "\n" + shipped_rules(), encoding="utf-8")
         run_measured([python, "-m", "monitor", "check", "-q", "--config", str(many / "config.toml")])
         results["second pass, 1,000 unchanged feeds"] = run_measured(
             [python, "-m", "monitor", "check", "-q", "--config", str(many / "config.toml")])

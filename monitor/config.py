@@ -112,6 +112,7 @@ class _Topic(_Section):
     name: Name
     about: list[Term] = []
     examples: list[Term] = []
+    not_about: list[Term] = []
     model: Name | None = None
     threshold: Annotated[float, Field(gt=0, le=1)] | None = None
 
@@ -155,6 +156,7 @@ class TopicConfig:
     name: str
     about: tuple[str, ...] = ()
     examples: tuple[str, ...] = ()
+    not_about: tuple[str, ...] = ()
     model: Path | None = None        # resolved against the config file's folder
     threshold: float | None = None   # None: the model's own, or the similarity default
 
@@ -313,7 +315,7 @@ def _settings(path: Path, parsed: _File, targets: list[ChannelTarget], database_
         ),
         topics=tuple(
             TopicConfig(
-                name=t.name, about=tuple(t.about), examples=tuple(t.examples),
+                name=t.name, about=tuple(t.about), examples=tuple(t.examples), not_about=tuple(t.not_about),
                 model=_relative(path, t.model) if t.model else None, threshold=t.threshold,
             )
             for t in parsed.topics

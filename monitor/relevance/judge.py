@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
 import numpy as np
 
 from monitor.models import Article, Match, Nearest, Relevance
-from monitor.relevance.model import Examples, Model
+from monitor.relevance.model import Anchors, Examples, Model
 
 if TYPE_CHECKING:
     from monitor.rules import RuleSet
@@ -88,7 +88,8 @@ def _cut(text: str, limit: int) -> str:
 @dataclass(frozen=True)
 class Topic:
     name: str
-    anchors: tuple[str, ...]        # its descriptions, then its examples
+    anchors: tuple[str, ...]        # what it is about: its descriptions, then its examples
+    not_about: tuple[str, ...]      # what passing mentions are about instead
     model: Model | None
     threshold: float
 
@@ -140,15 +141,14 @@ class Judge:
     def signals(self, view: View, language: str | None) -> Signals:
         return Signals.of(self.keyword_rules, self.ruleset.match(Article(view.title, view.lead, language, 1.0)))
 
-    def score(self, topic: Topic, text: np.ndarray, title: np.ndarray, signals: Signals,
-              anchors: np.ndarray | None) -> float:
+    def score(self, topic: Topic, text: np.ndarray, title: np.ndarray, signals: Signals, anchors: Anchors) -> float:
         if topic.model is not None:
             example = Examples(text[None, :], title[None, :], signals.values[None, :], self.keyword_rules,
                                np.zeros(1, bool), ("",), ("",))
-            return float(topic.model.scores(example)[0])
-        if anchors is None or not len(anchors):
+            return float(topic.model.scores(example, anchors)[0])
+        if not len(anchors.about):
             return 0.0
-        return float(max(0.0, (anchors @ text).max()))
+        return float(max(0.0, (anchors.about @ text).max()))
 
     def decide(self, keyword_matches: Sequence[Match], relevance: Mapping[str, Relevance]) -> list[Match]:
         """The rules that match, in config order, each with its evidence."""

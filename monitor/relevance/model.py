@@ -7,8 +7,8 @@ shuffling). The file is a NumPy ``.npz`` holding
 * ``meta``: JSON with the format name and version, the encoder it was made
   with, the feature layout, the rule names its signals come from, the
   threshold and how it was trained;
-* ``weights``, ``bias``, ``mean``, ``scale``: the classifier over standardised
-  features;
+* ``weights``, ``bias``: the classifier (monitor.relevance.model.design lays
+  out the features);
 * ``base_*``: the features (never the text) of the labelled examples it was
   trained on, so that a retrain with the analyst's feedback keeps what the
   default learned.
@@ -33,7 +33,7 @@ from monitor.relevance.encoder import DIMENSIONS, NAME as ENCODER_NAME
 
 FORMAT = "monitor-relevance"
 VERSION = 1
-DEFAULT_C = 1.0            # inverse L2 strength; chosen on the dev set by cross-validation (README, Relevance)
+DEFAULT_C = 1.0            # inverse L2 strength; 0.3 to 3 cross-validate alike on the dev set (README, Relevance)
 DEFAULT_THRESHOLD = 0.5
 
 
@@ -91,46 +91,72 @@ def empty_examples(rules: Sequence[str]) -> Examples:
                     np.zeros((0, 3 * len(rules)), np.float32), tuple(rules), np.zeros(0, bool), (), ())
 
 
-def design(examples: Examples) -> np.ndarray:
-    """The feature matrix: both embeddings, then log1p of the rule signals, then 'any rule matched'."""
+@dataclass(frozen=True)
+class Anchors:
+    """A topic's descriptions as vectors: what it is about (with its examples), and what it is not about."""
+
+    about: np.ndarray         # (p, 512)
+    not_about: np.ndarray     # (q, 512)
+
+    @classmethod
+    def none(cls) -> "Anchors":
+        return cls(np.zeros((0, DIMENSIONS), np.float32), np.zeros((0, DIMENSIONS), np.float32))
+
+
+ANCHOR_WEIGHT = 5.0   # the two similarities next to 1,024 embedding numbers: scaled so that they can count
+
+
+def design(examples: Examples, anchors: Anchors) -> np.ndarray:
+    """The feature matrix: both embeddings; how near the text is to the topic's descriptions and to what it
+    is not about; log1p of the rule signals; 'any rule matched'. Raw, not standardised: the L2 penalty then
+    keeps the 1,024 small embedding numbers from fitting the noise of a few hundred examples."""
     signals = examples.signals
-    matched = signals[:, 0::3].max(axis=1, keepdims=True) if signals.shape[1] else np.zeros((len(examples), 1))
-    return np.hstack([examples.text, examples.title, np.log1p(signals), matched]).astype(np.float64)
+    n = len(examples)
+    matched = signals[:, 0::3].max(axis=1, keepdims=True) if signals.shape[1] else np.zeros((n, 1))
+    near = np.zeros((n, 2))
+    for column, vectors in enumerate((anchors.about, anchors.not_about)):
+        if len(vectors) and n:
+            near[:, column] = (examples.text @ vectors.T).max(axis=1)
+    return np.hstack([examples.text, examples.title, ANCHOR_WEIGHT * near, np.log1p(signals), matched]
+                     ).astype(np.float64)
+
+
+def width(rules: Sequence[str]) -> int:
+    return 2 * DIMENSIONS + 2 + 3 * len(rules) + 1
 
 
 @dataclass(frozen=True)
 class Model:
     weights: np.ndarray
     bias: float
-    mean: np.ndarray
-    scale: np.ndarray
     threshold: float
     rules: tuple[str, ...]
     meta: dict[str, Any] = field(default_factory=dict)
     base: Examples | None = field(default=None, repr=False)
 
-    def scores(self, examples: Examples) -> np.ndarray:
+    def scores(self, examples: Examples, anchors: Anchors) -> np.ndarray:
         """Probability of 'relevant' for each example, in [0, 1]."""
-        x = (design(examples.with_rules(self.rules)) - self.mean) / self.scale
-        return _sigmoid(x @ self.weights + self.bias)
+        return _sigmoid(design(examples.with_rules(self.rules), anchors) @ self.weights + self.bias)
+
+    @property
+    def anchors(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """The descriptions it was trained with (about, not about)."""
+        about, not_about = self.meta.get("anchors", ([], []))
+        return tuple(about), tuple(not_about)
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-np.clip(z, -40, 40)))
 
 
-def train(examples: Examples, *, c: float = DEFAULT_C, threshold: float = DEFAULT_THRESHOLD,
+def train(examples: Examples, anchors: Anchors, *, c: float = DEFAULT_C, threshold: float = DEFAULT_THRESHOLD,
           meta: dict[str, Any] | None = None, keep_base: bool = True, weights: np.ndarray | None = None) -> Model:
     """L2-regularised logistic regression, classes weighted to count equally, by Newton's method.
     ``weights``: how much each example counts (the analyst's feedback may count more)."""
     if len(examples) == 0 or examples.labels.all() or not examples.labels.any():
         raise ModelError("training needs relevant and not relevant examples (got "
                          f"{int(examples.labels.sum())} relevant of {len(examples)})")
-    x = design(examples)
-    mean = x.mean(axis=0)
-    scale = x.std(axis=0)
-    scale[scale < 1e-6] = 1.0
-    x = (x - mean) / scale
+    x = design(examples, anchors)
     y = examples.labels.astype(np.float64)
     positives = y.sum()
     weight = np.where(y == 1, len(y) / (2 * positives), len(y) / (2 * (len(y) - positives)))
@@ -151,8 +177,7 @@ def train(examples: Examples, *, c: float = DEFAULT_C, threshold: float = DEFAUL
     info = dict(meta or {})
     info.update(examples=len(examples), relevant=int(positives), c=c,
                 languages=dict(sorted(_count(examples.languages).items())))
-    return Model(beta[:-1], float(beta[-1]), mean, scale, threshold, examples.rules, info,
-                 examples if keep_base else None)
+    return Model(beta[:-1], float(beta[-1]), threshold, examples.rules, info, examples if keep_base else None)
 
 
 def _count(items: Sequence[str]) -> dict[str, int]:
@@ -176,7 +201,7 @@ def save(model: Model, path: Path) -> None:
         np.savez_compressed(
             handle,
             meta=np.array(json.dumps(meta, sort_keys=True)),
-            weights=model.weights, bias=np.array(model.bias), mean=model.mean, scale=model.scale,
+            weights=model.weights, bias=np.array(model.bias),
             base_text=base.text.astype(np.float16), base_title=base.title.astype(np.float16),
             base_signals=base.signals.astype(np.float32), base_rules=np.array(list(base.rules), dtype=str),
             base_labels=base.labels.astype(np.int8), base_languages=np.array(list(base.languages), dtype=str),
@@ -212,10 +237,7 @@ def load(path: Path, *, with_base: bool = False) -> Model:
                                  f"{ENCODER_NAME!r}: train it again with `monitor train`")
             rules = tuple(str(r) for r in meta.get("rules", []))
             weights = np.asarray(data["weights"], dtype=np.float64)
-            mean = np.asarray(data["mean"], dtype=np.float64)
-            scale = np.asarray(data["scale"], dtype=np.float64)
-            width = 2 * DIMENSIONS + 3 * len(rules) + 1
-            if not (weights.shape == mean.shape == scale.shape == (width,)) or not np.isfinite(weights).all():
+            if weights.shape != (width(rules),) or not np.isfinite(weights).all():
                 raise ModelError(f"{path}: damaged: its weights do not fit its own description")
             base = None
             if with_base:
@@ -225,8 +247,8 @@ def load(path: Path, *, with_base: bool = False) -> Model:
                     np.asarray(data["base_labels"]).astype(bool), tuple(str(x) for x in data["base_languages"]),
                     tuple(str(x) for x in data["base_ids"]),
                 )
-            return Model(weights, float(data["bias"]), mean, scale, float(meta.get("threshold", DEFAULT_THRESHOLD)),
-                         rules, meta, base)
+            return Model(weights, float(data["bias"]), float(meta.get("threshold", DEFAULT_THRESHOLD)), rules, meta,
+                         base)
     except ModelError:
         raise
     except FileNotFoundError:

@@ -32,8 +32,11 @@ def build_judge(settings: "Settings", ruleset: "RuleSet", *, models: bool = True
                 warnings.append(f"topic {config.name!r}: its model was trained with rules this config does not "
                                 f"have ({', '.join(unknown)}); their signals count as absent: "
                                 "run `monitor train` to train it on the current rules")
+            if model.anchors != (config.about + config.examples, config.not_about):
+                warnings.append(f"topic {config.name!r}: its about, examples or not_about changed since its model "
+                                "was trained: run `monitor train` so that the model reads them")
         threshold = config.threshold or (model.threshold if model else SIMILARITY_THRESHOLD)
-        topics[config.name] = Topic(config.name, config.about + config.examples, model, threshold)
+        topics[config.name] = Topic(config.name, config.about + config.examples, config.not_about, model, threshold)
     plans = [RulePlan(rule.name, rule.topic, Mode(rule.mode), rule.channels, rule.has_terms)
              for rule in settings.rules]
     return Judge(ruleset, plans, topics), problems, warnings

@@ -87,7 +87,8 @@ def train(settings: "Settings", store: "Store | None", labels: Sequence[Path], *
     if not parts and (feedback is None or not len(feedback)):
         raise RelevanceError("nothing to train on: give --labels FILE.jsonl, or judge alerts with `monitor feedback`")
     try:
-        model = training.train_topic(judge, topic, parts, feedback=feedback, feedback_weight=FEEDBACK_WEIGHT,
+        model = training.train_topic(judge, topic, parts, encoder.encode, feedback=feedback,
+                                     feedback_weight=FEEDBACK_WEIGHT, threshold=config.threshold,
                                      meta={"topic": topic, "trained": now.isoformat(timespec="seconds")})
     except MonitorError as exc:
         raise RelevanceError(str(exc)) from None

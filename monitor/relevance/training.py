@@ -191,6 +191,7 @@ def cross_validate(prepared: Prepared, judge: Judge, encode: Encode, k: int, top
     """Train ``topic``'s model on k-1 folds (plus ``extra``), score the held-out fold; k times."""
     current = judge.topics[topic]
     c, threshold = _settings_of(current)
+    anchors = Assessor(judge, encode=encode).anchor_vectors()[topic]
     fold_of = folds(prepared.examples.ids, k)
     scores: dict[str, Scores] = {}
     for fold in range(k):
@@ -199,7 +200,7 @@ def cross_validate(prepared: Prepared, judge: Judge, encode: Encode, k: int, top
         if not held_out:
             continue
         parts = [prepared.examples.subset(train_on)] + ([extra] if extra is not None and len(extra) else [])
-        model = train(Examples.join(parts, judge.keyword_rules), c=c, threshold=threshold, keep_base=False)
+        model = train(Examples.join(parts, judge.keyword_rules), anchors, c=c, threshold=threshold, keep_base=False)
         score(prepared, with_model(judge, topic, model), encode, held_out, scores)
     return scores
 
@@ -218,14 +219,19 @@ def with_model(judge: Judge, topic: str, model: Model) -> Judge:
     return Judge(judge.ruleset, judge.plans, topics)
 
 
-def train_topic(judge: Judge, topic: str, parts: Iterable[Examples], *, feedback: Examples | None = None,
-                feedback_weight: float = 1.0, meta: dict | None = None) -> Model:
-    """A new model for ``topic`` from labelled examples (kept in the file as its base) and feedback."""
+def train_topic(judge: Judge, topic: str, parts: Iterable[Examples], encode: Encode, *,
+                feedback: Examples | None = None, feedback_weight: float = 1.0, meta: dict | None = None,
+                threshold: float | None = None) -> Model:
+    """A new model for ``topic`` from labelled examples (kept in the file as its base) and feedback.
+    ``threshold``: the one the config sets for the topic, recorded in the file; else the model's own."""
     current = judge.topics[topic]
-    c, threshold = _settings_of(current)
+    c, own = _settings_of(current)
+    threshold = threshold or own
+    anchors = Assessor(judge, encode=encode).anchor_vectors()[topic]
+    meta = dict(meta or {}, anchors=[list(current.anchors), list(current.not_about)])
     base = _unique(Examples.join(list(parts), judge.keyword_rules))
     everything = Examples.join([base] + ([feedback] if feedback is not None else []), judge.keyword_rules)
-    model = train(everything, c=c, threshold=threshold, meta=meta, keep_base=False,
+    model = train(everything, anchors, c=c, threshold=threshold, meta=meta, keep_base=False,
                   weights=_weights(len(base), len(everything) - len(base), feedback_weight))
     return replace(model, base=base)
 
