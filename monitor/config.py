@@ -30,12 +30,18 @@ _LANGUAGE = re.compile(r"[a-z]{2}")
 
 
 def parse_duration(value: Any) -> timedelta:
-    """'30s', '10m', '2h', '1d', '1w' or combinations ('1h30m'); a bare integer is seconds."""
+    """'30s', '10m', '2h', '1d', '1w' or combinations ('1h30m').
+
+    A bare number is refused, not taken as seconds: ``max_age = 3`` meant three
+    days far more often than three seconds, and quietly stopped every alert.
+    """
     if isinstance(value, bool):
         raise ValueError(f"bad duration {value!r}: use a number and a unit, e.g. 30s, 10m, 2h, 1d")
-    if isinstance(value, int):
-        seconds = value
-    elif isinstance(value, str) and value.strip():
+    if isinstance(value, int) or (isinstance(value, str) and value.strip().isdigit()):
+        number = int(value)
+        raise ValueError(f"bad duration {value!r}: a number needs a unit, e.g. "
+                         f"'{number}s', '{number}m', '{number}h' or '{number}d'")
+    if isinstance(value, str) and value.strip():
         text = value.strip().lower().replace(" ", "")
         parts = _DURATION.findall(text)
         if not parts or "".join(n + u for n, u in parts) != text:

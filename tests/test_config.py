@@ -147,15 +147,32 @@ def test_defaults_and_paths(tmp_path):
 
 
 @pytest.mark.parametrize("text,seconds", [("30s", 30), ("10m", 600), ("2h", 7200), ("1d", 86400), ("1w", 604800),
-                                          ("1h30m", 5400), (45, 45)])
+                                          ("1h30m", 5400)])
 def test_durations(text, seconds):
     assert config.parse_duration(text) == timedelta(seconds=seconds)
 
 
-@pytest.mark.parametrize("text", ["", "10", "ten minutes", "5 min", "-1m", "0m", "1.5h", True])
+@pytest.mark.parametrize("text", ["", "10", 45, "ten minutes", "5 min", "-1m", "0m", "1.5h", True])
 def test_bad_durations(text):
     with pytest.raises(ValueError):
         config.parse_duration(text)
+
+
+def test_bare_numbers_are_not_durations(tmp_path):
+    # a bare number used to be taken as seconds: max_age = 3 passed validate, then no entry was new enough to alert
+    path = write_config(tmp_path, [{"name": "f", "url": "https://example.org/feed"}],
+                        monitor='max_age = 3\nkeep_text = "30"\n')
+    path.write_text(path.read_text().replace('url = "https://example.org/feed"',
+                                             'url = "https://example.org/feed"\ninterval = 15'))
+    result = run_monitor("validate", "--config", str(path))
+    assert result.code == 2, result.output
+    assert_no_traceback(result)
+    assert "3 config errors" in result.stderr
+    assert f"{path}: monitor.max_age: bad duration 3: a number needs a unit, e.g. '3s', '3m', '3h' or '3d'" \
+        in result.stderr
+    assert f"{path}: monitor.keep_text: bad duration '30': a number needs a unit" in result.stderr
+    assert f"{path}: feeds[0] \"f\".interval: bad duration 15: a number needs a unit, e.g. '15s', '15m'" \
+        in result.stderr
 
 
 def test_rules_without_channels_go_to_every_channel(tmp_path):
