@@ -202,13 +202,27 @@ def load(path: Path | str, environ: dict[str, str] | None = None) -> Settings:
     problems.extend(f"{_where(('rules', i), raw)}.{key}: {message}" for i, key, message in faults)
     if problems or settings is None:
         raise ConfigError(str(path), sorted(dict.fromkeys(problems), key=_key_order))
-    warnings = []
+    warnings = _query_warnings(path, raw, settings.rules)
     if channels.literal_secrets and path.stat().st_mode & 0o044:
         warnings.append(
             f"{path} holds channel secrets and other users can read it: chmod 600 it, "
             "or move the secrets to ${VARIABLES} or a channel '_file'"
         )
     return replace(settings, ruleset=ruleset, warnings=tuple(warnings))
+
+
+def _query_warnings(path: Path, raw: dict, rules: Sequence[RuleConfig]) -> list[str]:
+    """Lower-case and/or/not/near in a query are words to find, not operators: say so."""
+    from monitor.rules.query import loose_operators
+
+    warnings = []
+    for i, rule in enumerate(rules):
+        for word, position in loose_operators(rule.query or ""):
+            warnings.append(
+                f"{path}: {_where(('rules', i), raw)}.query: {word!r} at position {position} is a word to find, "
+                f"not an operator: write {word.upper()} for the operator, or \"{word}\" in quotes for the word"
+            )
+    return warnings
 
 
 def _compile_rules(rules: Sequence[RuleConfig]) -> tuple[Any, list[tuple[int, str, str]]]:

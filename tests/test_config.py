@@ -189,3 +189,29 @@ def test_wrong_types_are_named(tmp_path):
     problems = "\n".join(caught.value.problems)
     assert "monitor.private_networks: input should be a valid boolean" in problems
     assert 'rules[0] "r".any: input should be a valid list' in problems
+
+
+def test_lower_case_operators_in_a_query_are_warned_about(tmp_path):
+    rules = """
+[[rules]]
+name = "huawei-ban"
+query = 'huawei and ban or near/5 "rock and roll"'
+
+[[rules]]
+name = "fine"
+query = 'Huawei AND ban AND "and" AND NOT review'
+"""
+    path = write_config(tmp_path, [], rules=rules)
+    result = run_monitor("validate", "--config", str(path))
+    assert result.code == 0, result.output   # a warning, not an error: the query is valid, just seldom meant
+    warnings = [line for line in result.stderr.splitlines() if "warning" in line]
+    assert warnings == [
+        f"monitor: warning: {path}: rules[0] \"huawei-ban\".query: 'and' at position 8 is a word to find, "
+        "not an operator: write AND for the operator, or \"and\" in quotes for the word",
+        f"monitor: warning: {path}: rules[0] \"huawei-ban\".query: 'or' at position 16 is a word to find, "
+        "not an operator: write OR for the operator, or \"or\" in quotes for the word",
+        f"monitor: warning: {path}: rules[0] \"huawei-ban\".query: 'near/5' at position 19 is a word to find, "
+        "not an operator: write NEAR/5 for the operator, or \"near/5\" in quotes for the word",
+    ]
+    # the same warnings when the config is loaded for any other command
+    assert len(config.load(path, environ={}).warnings) == 3
