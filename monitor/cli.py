@@ -116,11 +116,14 @@ def cli() -> None:
 @cli.command()
 @_config_option
 @_verbosity_option
-def check(config_path: Path | None, verbose: int, quiet: bool) -> None:
-    """Poll every feed once, deliver pending alerts, exit.
+@click.option("--force", is_flag=True, help="Poll every feed now, even those not due yet (backoff, Retry-After, ...).")
+def check(config_path: Path | None, verbose: int, quiet: bool, force: bool) -> None:
+    """Poll every feed that is due once, deliver pending alerts, exit.
 
+    A feed is due when its interval has passed, and, after a failure, its
+    backoff or the server's Retry-After; --force polls every feed now.
     Exit 0 when every feed was fetched and every alert delivered, 1 when a feed
-    failed or an alert is still undelivered, 2 when the config is wrong.
+    failed (or is still failing) or an alert is still undelivered, 2 when the config is wrong.
     """
     from monitor.logs import configure
 
@@ -129,12 +132,14 @@ def check(config_path: Path | None, verbose: int, quiet: bool) -> None:
 
     async def one_pass():
         async with _runtime(settings) as pipeline:
-            report = await pipeline.check(utcnow)
+            report = await pipeline.check(utcnow, force=force)
             labels = {d.id: pipeline.notifier.label(d.target) for d in report.undelivered}
             return report, labels
 
     report, labels = asyncio.run(one_pass())
     problems = [f'feed "{f.feed}" failed: {f.error}' for f in report.feeds if not f.ok]
+    problems += [f'feed "{w.name}" is failing: {w.last_error} ({w.errors} failure{"s" * (w.errors != 1)} in a row; '
+                 f"next try {_when(w.next_check)}, or now with --force)" for w in report.waiting if w.errors]
     problems += [
         f'alert {d.id} for channel "{d.channel}" not delivered to {labels[d.id]}'
         f" (attempt {d.attempts}{', now a dead letter' if d.status == 'dead' else ''}): {d.last_error or 'not sent yet'}"
@@ -145,9 +150,11 @@ def check(config_path: Path | None, verbose: int, quiet: bool) -> None:
     if not quiet:
         fetched = sum(f.status not in ("304", "error") for f in report.feeds)
         unchanged = sum(f.status == "304" for f in report.feeds)
+        waiting = (f", {len(report.waiting)} not due yet (the next at {_when(report.waiting[0].next_check)})"
+                   if report.waiting else "")
         click.echo(
-            f"monitor: {len(report.feeds)} feeds: {fetched} fetched, {unchanged} not modified, "
-            f"{len(report.feeds) - fetched - unchanged} failed; "
+            f"monitor: {len(report.feeds) + len(report.waiting)} feeds: {fetched} fetched, {unchanged} not modified, "
+            f"{len(report.feeds) - fetched - unchanged} failed{waiting}; "
             f"{sum(f.new for f in report.feeds)} new entries, {sum(f.alerts for f in report.feeds)} alerted; "
             f"{report.delivery.sent} alerts delivered, {len(report.undelivered)} undelivered",
             err=True,
@@ -328,6 +335,10 @@ def backtest(config_path: Path | None, rule_name: str | None, since: str, color:
         _known_rule(settings, rule_name)
     for line in ruletools.render_backtest(count, start, changes, _color(color)):
         click.echo(line, color=_color(color))
+
+
+def _when(stamp: float) -> str:
+    return datetime.fromtimestamp(stamp, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def _duration(delta) -> str:

@@ -19,7 +19,7 @@ import random
 import socket
 import uuid
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Callable
 
@@ -37,7 +37,7 @@ from monitor.models import Alert, Article, Entry
 from monitor.notify import Notifier
 from monitor.render import alert_text, feed_down_text, feed_up_text
 from monitor.schedule import next_poll_after_failure, next_poll_after_success
-from monitor.store import DeliveryRow, Store
+from monitor.store import DeliveryRow, FeedState, Store
 from monitor.workers import CpuPool, WorkerError, release_memory
 
 log = logging.getLogger("monitor.pipeline")
@@ -57,6 +57,7 @@ class PassReport:
     feeds: list[FeedOutcome]
     delivery: DeliveryOutcome
     undelivered: list[DeliveryRow]
+    waiting: list[FeedState] = field(default_factory=list)   # not due yet: left alone by this pass
 
 
 class Pipeline:
@@ -251,11 +252,17 @@ class Pipeline:
 
     # a whole pass ------------------------------------------------------------
 
-    async def check(self, clock: Callable[[], datetime]) -> PassReport:
-        """``monitor check``: every feed once, then every pending alert."""
+    async def check(self, clock: Callable[[], datetime], *, force: bool = False) -> PassReport:
+        """``monitor check``: every feed that is due (every feed, with ``force``) once, then every
+        pending alert. Due as for ``run``, so that backoff, Retry-After and the server's hints hold
+        for a timer that runs ``check`` too. Feeds are not claimed: a pass that is killed leaves
+        them due, and the next pass does their work."""
         now = clock()
-        outcomes = await asyncio.gather(*(self.poll(feed, now) for feed in self.settings.feeds))
+        due = set(self.store.due_feeds(now))
+        taken = [feed for feed in self.settings.feeds if force or feed.name in due]
+        outcomes = await asyncio.gather(*(self.poll(feed, now) for feed in taken))
         delivery = await self.sender.deliver(clock, everything=True)
         self.prune(clock())
         undelivered = self.store.deliveries(["pending"]) + self.store.deliveries(["dead"], ids=delivery.dead)
-        return PassReport(list(outcomes), delivery, sorted(undelivered, key=lambda row: row.id))
+        waiting = self.store.feed_states([f.name for f in self.settings.feeds if f not in taken])
+        return PassReport(list(outcomes), delivery, sorted(undelivered, key=lambda row: row.id), waiting)

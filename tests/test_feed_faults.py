@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import datetime, timezone
 
 import pytest
 from conftest import monitor_env, query, run_monitor, write_config
@@ -30,13 +31,13 @@ def test_a_failing_feed_backs_off_exponentially_up_to_the_cap(site, tmp_path):
                           monitor='private_networks = true\nbackoff_max = "1h"\n')
     minutes = []
     for _ in range(5):
-        assert run_monitor("check", "--config", str(config)).code == 1
+        assert run_monitor("check", "--force", "--config", str(config)).code == 1
         delay, errors, error = schedule(tmp_path / "monitor.db")
         minutes.append(delay)
     assert minutes == [10, 20, 40, 60, 60]
     assert errors == 5 and "HTTP 500" in error
     site.put("/f", rss("f", []), "application/rss+xml")
-    assert run_monitor("check", "--config", str(config)).code == 0
+    assert run_monitor("check", "--force", "--config", str(config)).code == 0
     assert schedule(tmp_path / "monitor.db")[:2] == (10, 0)     # back to its interval, errors forgotten
 
 
@@ -51,6 +52,29 @@ def test_server_hints_are_honoured(site, tmp_path, headers, status, minutes):
     config = write_config(tmp_path, [{"name": "f", "url": site.url("/f"), "interval": "10m"}])
     run_monitor("check", "--config", str(config))
     assert schedule(tmp_path / "monitor.db")[0] == minutes
+
+
+def test_check_respects_retry_after_backoff_and_hints_and_force_polls_now(site, tmp_path):
+    # the shipped timer runs `check`: a feed that asked for an hour's rest must get it from `check` too
+    site.put("/f", "busy", status=503, headers={"Retry-After": "3600"})
+    site.put("/g", rss("g", []), "application/rss+xml", headers={"Cache-Control": "max-age=3600"})
+    config = write_config(tmp_path, [{"name": "f", "url": site.url("/f"), "interval": "10m"},
+                                     {"name": "g", "url": site.url("/g"), "interval": "10m"}])
+    first = run_monitor("check", "--config", str(config))
+    assert first.code == 1 and 'feed "f" failed: HTTP 503' in first.stderr
+    (retry_at,), = query(tmp_path / "monitor.db", "SELECT next_check FROM feeds WHERE name = 'f'")
+    for _ in range(2):
+        again = run_monitor("check", "--config", str(config))
+        assert site.statuses("/f") == [503] and site.statuses("/g") == [200]   # neither polled again
+        assert again.code == 1, again.output                                 # f still counts as failing
+        when = datetime.fromtimestamp(retry_at, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+        [line] = [line for line in again.stderr.splitlines() if 'feed "f"' in line]
+        assert line.startswith('monitor: feed "f" is failing: HTTP 503')
+        assert line.endswith(f"(1 failure in a row; next try {when}, or now with --force)")
+        assert "2 feeds: 0 fetched, 0 not modified, 0 failed, 2 not due yet" in again.stderr
+    forced = run_monitor("check", "--force", "--config", str(config))
+    assert site.statuses("/f") == [503, 503] and site.statuses("/g") == [200, 304]
+    assert 'feed "f" failed: HTTP 503' in forced.stderr
 
 
 def test_rss_ttl_is_honoured(site, tmp_path):
@@ -116,5 +140,5 @@ def test_notices_can_be_switched_off(site, webhook, tmp_path):
     config = write_config(tmp_path, [{"name": "f", "url": site.url("/f")}], channels={"hook": webhook.url()},
                           monitor="private_networks = true\nnotice_after = 0\n")
     for _ in range(3):
-        run_monitor("check", "--config", str(config))
+        run_monitor("check", "--force", "--config", str(config))
     assert webhook.received == []
