@@ -91,8 +91,10 @@ class Pipeline:
 
     # feeds -----------------------------------------------------------------
 
-    async def poll(self, feed: FeedConfig, now: datetime) -> FeedOutcome:
-        """Fetch one feed and process its new entries; never raises for a feed's own faults."""
+    async def poll(self, feed: FeedConfig, now: datetime, clock: Callable[[], datetime]) -> FeedOutcome:
+        """Fetch one feed and process its new entries; never raises for a feed's own faults.
+        ``now`` is when the poll starts; ``clock`` tells when a failed attempt ended: its backoff
+        counts from then, or a 30 s timeout would leave the feed due again at once."""
         cache = self.store.feed_cache(feed.name)
         try:
             response = await self.client.get(
@@ -109,10 +111,10 @@ class Pipeline:
                                    reason="DOCTYPE or ENTITY declarations (entity expansion) taken out"))
                 new, alerted, errors = await self._process_entries(feed, parsed, now)
                 if errors:
-                    return self._failed(feed, now, cache.errors + 1,
+                    return self._failed(feed, now, clock(), cache.errors + 1,
                                         f"{len(errors)} entries could not be processed: {errors[0]!r}")
         except (FetchError, FeedError, WorkerError) as exc:
-            return self._failed(feed, now, cache.errors + 1, str(exc), getattr(exc, "retry_after", None))
+            return self._failed(feed, now, clock(), cache.errors + 1, str(exc), getattr(exc, "retry_after", None))
         except asyncio.CancelledError:
             self.store.reschedule(feed.name, now)   # interrupted: due again at once
             raise
@@ -134,10 +136,10 @@ class Pipeline:
                     next=next_check.isoformat(timespec="seconds")))
         return FeedOutcome(feed.name, True, str(response.status), new=new, alerts=alerted)
 
-    def _failed(self, feed: FeedConfig, now: datetime, errors: int, reason: str,
+    def _failed(self, feed: FeedConfig, now: datetime, ended: datetime, errors: int, reason: str,
                 retry_after: str | None = None) -> FeedOutcome:
         s = self.settings
-        next_check = next_poll_after_failure(now, feed.interval, errors, s.backoff_max, retry_after=retry_after)
+        next_check = next_poll_after_failure(ended, feed.interval, errors, s.backoff_max, retry_after=retry_after)
         title, body = feed_down_text(feed=feed.name, url=feed.url, failures=max(errors, s.notice_after),
                                      error=reason, retry_at=next_check)
         count = self.store.record_failure(feed.name, now, next_check, error=reason, notice_after=s.notice_after,
@@ -260,7 +262,7 @@ class Pipeline:
         now = clock()
         due = set(self.store.due_feeds(now))
         taken = [feed for feed in self.settings.feeds if force or feed.name in due]
-        outcomes = await asyncio.gather(*(self.poll(feed, now) for feed in taken))
+        outcomes = await asyncio.gather(*(self.poll(feed, now, clock) for feed in taken))
         delivery = await self.sender.deliver(clock, everything=True)
         self.prune(clock())
         undelivered = self.store.deliveries(["pending"]) + self.store.deliveries(["dead"], ids=delivery.dead)

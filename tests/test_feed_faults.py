@@ -77,6 +77,20 @@ def test_check_respects_retry_after_backoff_and_hints_and_force_polls_now(site, 
     assert 'feed "f" failed: HTTP 503' in forced.stderr
 
 
+def test_backoff_counts_from_the_end_of_a_slow_attempt(site, tmp_path):
+    # the feed answers after 5 s, the deadline is 2 s: the attempt takes at least 2 s, and the
+    # retry is its interval after that, not after the attempt began (then it would be due at once)
+    site.put("/f", rss("f", []), "application/rss+xml", delay=5)
+    config = write_config(tmp_path, [{"name": "f", "url": site.url("/f"), "interval": "10m"}],
+                          monitor='private_networks = true\ntimeout = "2s"\n')
+    result = run_monitor("check", "--config", str(config))
+    assert result.code == 1 and 'feed "f" failed' in result.stderr, result.output
+    (next_check, started), = query(tmp_path / "monitor.db", "SELECT next_check, last_checked FROM feeds")
+    assert next_check - started >= 600 + 2
+    logged = result.stderr.split("retry_at=")[1].split()[0]
+    assert datetime.fromisoformat(logged).timestamp() == int(next_check)   # the log says when it really is
+
+
 def test_rss_ttl_is_honoured(site, tmp_path):
     site.put("/f", rss("f", []).replace("<description>test feed</description>",
                                         "<description>test feed</description><ttl>90</ttl>"), "application/rss+xml")
