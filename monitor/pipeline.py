@@ -36,7 +36,7 @@ from monitor.logs import kv
 from monitor.models import Alert, Article, Entry
 from monitor.notify import Notifier
 from monitor.render import alert_text, feed_down_text, feed_up_text
-from monitor.schedule import next_poll_after_failure, next_poll_after_success
+from monitor.schedule import next_poll_after_failure, next_poll_after_success, poll_offset
 from monitor.store import DeliveryRow, FeedState, Store
 from monitor.workers import CpuPool, WorkerError, release_memory
 
@@ -121,7 +121,7 @@ class Pipeline:
         next_check = next_poll_after_success(
             now, feed.interval, cache_control=response.headers.get("cache-control"),
             ttl=parsed.ttl if parsed else None,
-        )
+        ) + poll_offset(feed.name, feed.interval)
         # the validators are saved only once every entry is stored: a crash before
         # this point means the next poll gets the full feed again, not a 304
         recovered = self.store.record_success(
@@ -139,7 +139,8 @@ class Pipeline:
     def _failed(self, feed: FeedConfig, now: datetime, ended: datetime, errors: int, reason: str,
                 retry_after: str | None = None) -> FeedOutcome:
         s = self.settings
-        next_check = next_poll_after_failure(ended, feed.interval, errors, s.backoff_max, retry_after=retry_after)
+        next_check = next_poll_after_failure(ended, feed.interval, errors, s.backoff_max,
+                                             retry_after=retry_after) + poll_offset(feed.name, feed.interval)
         title, body = feed_down_text(feed=feed.name, url=feed.url, failures=max(errors, s.notice_after),
                                      error=reason, retry_at=next_check)
         count = self.store.record_failure(feed.name, now, next_check, error=reason, notice_after=s.notice_after,

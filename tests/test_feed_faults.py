@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+from collections import Counter
 import subprocess
 import sys
 import time
@@ -16,6 +17,7 @@ from monitor.schedule import (
     next_poll_after_failure,
     next_poll_after_success,
     parse_retry_after,
+    poll_offset,
 )
 
 
@@ -89,6 +91,35 @@ def test_backoff_counts_from_the_end_of_a_slow_attempt(site, tmp_path):
     assert next_check - started >= 600 + 2
     logged = result.stderr.split("retry_at=")[1].split()[0]
     assert datetime.fromisoformat(logged).timestamp() == int(next_check)   # the log says when it really is
+
+
+def test_feeds_polled_together_are_spread_apart(site, tmp_path):
+    # thirty feeds on one interval, all polled in one pass, share one `now`: without a spread they
+    # would be due in the same second again, and again, for ever
+    feeds = [{"name": f"feed{i}", "url": site.put(f"/f{i}", rss(f"f{i}", []), "application/rss+xml"),
+              "interval": "10m"} for i in range(30)]
+    config = write_config(tmp_path, feeds)
+    assert run_monitor("check", "--config", str(config)).code == 0
+    db = tmp_path / "monitor.db"
+    waits = dict(query(db, "SELECT name, next_check - last_checked FROM feeds"))
+    assert all(600 <= wait < 630 for wait in waits.values())          # never sooner; 30 s more at most
+    assert max(Counter(int(wait) for wait in waits.values()).values()) <= 5
+    assert max(waits.values()) - min(waits.values()) >= 20
+    # each feed's share is its own: the same on the next pass
+    assert run_monitor("check", "--force", "--config", str(config)).code == 0
+    again = dict(query(db, "SELECT name, next_check - last_checked FROM feeds"))
+    assert {name: round(wait, 3) for name, wait in again.items()} == {name: round(wait, 3) for name, wait in waits.items()}
+
+
+def test_a_thousand_feeds_due_together_drift_apart():
+    from datetime import datetime, timedelta, timezone
+    ten = timedelta(minutes=10)
+    due = {f"feed{i}": datetime(2026, 11, 22, 12, 0, tzinfo=timezone.utc) for i in range(1000)}
+    busiest = []
+    for _ in range(5):
+        due = {name: next_poll_after_success(when, ten) + poll_offset(name, ten) for name, when in due.items()}
+        busiest.append(max(Counter(int(when.timestamp()) for when in due.values()).values()))
+    assert busiest[0] <= 50 and busiest[-1] <= 20, busiest   # not 1,000 requests in one second
 
 
 def test_rss_ttl_is_honoured(site, tmp_path):
