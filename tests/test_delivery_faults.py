@@ -47,6 +47,20 @@ def test_one_row_per_target_and_a_failing_target_does_not_stop_the_other(site, w
     assert broken.attempts == 1
 
 
+def test_quiet_keeps_apprise_failure_reason(site, webhook, tmp_path):
+    # -q shows errors only; the reason a delivery failed is still apprise's own, stored and shown
+    webhook.fail_with = 500
+    config = write_config(tmp_path, [{"name": "wire", "url": feed(site, ["en-chips"])}],
+                          channels={"hook": webhook.url()})
+    result = run_monitor("check", "-q", "--config", str(config))
+    assert result.code == 1
+    (error,), = query(tmp_path / "monitor.db", "SELECT last_error FROM deliveries")
+    assert "500" in error and "apprise reported a failure" not in error, error
+    [line] = [line for line in result.stderr.splitlines() if "not delivered" in line]
+    assert line.endswith(f"(attempt 1): {error}")
+    assert "level=warning" not in result.stderr   # and -q still keeps warnings off stderr
+
+
 def test_a_slow_target_never_holds_up_the_others(site, webhook, tmp_path):
     with Webhook() as slow:
         slow.hold.set()   # every request to it waits until released
