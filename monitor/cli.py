@@ -140,10 +140,13 @@ def check(config_path: Path | None, verbose: int, quiet: bool, force: bool) -> N
     problems = [f'feed "{f.feed}" failed: {f.error}' for f in report.feeds if not f.ok]
     problems += [f'feed "{w.name}" is failing: {w.last_error} ({w.errors} failure{"s" * (w.errors != 1)} in a row; '
                  f"next try {_when(w.next_check)}, or now with --force)" for w in report.waiting if w.errors]
+    orphaned = {i for ids in report.delivery.orphaned.values() for i in ids}
+    problems += [_orphans_line(channel, len(ids), channel in settings.channels)
+                 for channel, ids in report.delivery.orphaned.items()]
     problems += [
         f'alert {d.id} for channel "{d.channel}" not delivered to {labels[d.id]}'
         f" (attempt {d.attempts}{', now a dead letter' if d.status == 'dead' else ''}): {d.last_error or 'not sent yet'}"
-        for d in report.undelivered
+        for d in report.undelivered if d.id not in orphaned
     ]
     for line in problems:
         click.echo(f"monitor: {line}", err=True)
@@ -335,6 +338,14 @@ def backtest(config_path: Path | None, rule_name: str | None, since: str, color:
         _known_rule(settings, rule_name)
     for line in ruletools.render_backtest(count, start, changes, _color(color)):
         click.echo(line, color=_color(color))
+
+
+def _orphans_line(channel: str, count: int, still_there: bool) -> str:
+    alerts = "1 undelivered alert" if count == 1 else f"{count} undelivered alerts"
+    now_dead = "is now a dead letter" if count == 1 else "are now dead letters"
+    where = (f'channel "{channel}" lost a URL from the config: {alerts} to it {now_dead}' if still_there else
+             f'channel "{channel}" is no longer in the config: its {alerts} {now_dead}')
+    return f"{where} (monitor alerts --status dead lists them; monitor retry queues them again)"
 
 
 def _when(stamp: float) -> str:

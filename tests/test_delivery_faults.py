@@ -158,6 +158,25 @@ def test_a_target_removed_from_the_config_is_a_dead_letter_not_a_loop(site, webh
     assert query(tmp_path / "monitor.db", "SELECT status FROM deliveries") == [("dead",)]
 
 
+def test_a_removed_channel_turns_all_its_alerts_into_dead_letters_at_once(site, webhook, tmp_path):
+    webhook.fail_with = 500
+    config = write_config(tmp_path, [{"name": "wire", "url": feed(site)}], channels={"hook": webhook.url()})
+    assert run_monitor("check", "--config", str(config)).code == 1
+    db = tmp_path / "monitor.db"
+    assert query(db, "SELECT count(*) FROM deliveries WHERE status = 'pending'") == [(len(RELEVANT),)]
+    write_config(tmp_path, [{"name": "wire", "url": site.url("/feed")}], channels={"other": webhook.url("/other")})
+    result = run_monitor("check", "--config", str(config))
+    assert result.code == 1   # dead letters made in this pass
+    assert_no_traceback(result)
+    assert query(db, "SELECT status, count(*) FROM deliveries GROUP BY status") == [("dead", len(RELEVANT))]
+    problems = [line for line in result.stderr.splitlines() if line.startswith("monitor: ") and "feeds:" not in line]
+    assert problems == [f'monitor: channel "hook" is no longer in the config: its {len(RELEVANT)} undelivered alerts '
+                        "are now dead letters (monitor alerts --status dead lists them; monitor retry queues them again)"]
+    assert result.stderr.count("event=alerts_dead") == 1 and "not sent yet" not in result.stderr
+    again = run_monitor("check", "--config", str(config))
+    assert again.code == 0, again.output   # nothing left hanging
+
+
 @pytest.mark.parametrize("point", ["after_match", "after_claim", "after_send"])
 def test_kill_9_at_each_step_loses_nothing_and_duplicates_at_most_one(site, webhook, tmp_path, point):
     config = write_config(tmp_path, [{"name": "wire", "url": feed(site)}], channels={"hook": webhook.url()})
