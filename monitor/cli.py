@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from monitor.store import Store
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
+EXIT_INTERRUPTED = 130   # 128 + SIGINT, as shells report a command stopped by Ctrl-C
 
 
 def utcnow() -> datetime:
@@ -103,7 +104,17 @@ def _open_store(settings: Settings) -> "Store":
         _fail(EXIT_CONFIG, f"{settings.path}: monitor.database: {exc}")
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    def invoke(self, ctx: click.Context):
+        # click would print "Aborted!" and exit 1, which for check means "a feed failed"
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            click.echo("\nmonitor: interrupted", err=True)
+            raise SystemExit(EXIT_INTERRUPTED) from None
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="monitor", prog_name="monitor")
 def cli() -> None:
     """monitor: multilingual news monitoring and alerting.
