@@ -95,11 +95,12 @@ async def _runtime(settings: Settings) -> AsyncIterator[Pipeline]:
         store.close()
 
 
-def _open_store(settings: Settings) -> "Store":
+def _open_store(settings: Settings, *, create: bool = True) -> "Store":
+    """``create=False`` for the commands that only look at what passes left (alerts, retry, backtest)."""
     from monitor.store import Store
 
     try:
-        return Store(settings.database)
+        return Store(settings.database, create=create)
     except StoreError as exc:
         _fail(EXIT_CONFIG, f"{settings.path}: monitor.database: {exc}")
 
@@ -239,7 +240,7 @@ def alerts(config_path: Path | None, statuses: tuple[str, ...], limit: int) -> N
     from monitor.store import STATUSES
 
     settings = _load(config_path)
-    store = _open_store(settings)
+    store = _open_store(settings, create=False)
     try:
         rows = store.deliveries(statuses or STATUSES, limit=limit)
     finally:
@@ -265,9 +266,19 @@ def alerts(config_path: Path | None, statuses: tuple[str, ...], limit: int) -> N
 @click.argument("ids", nargs=-1, type=int)
 def retry(config_path: Path | None, ids: tuple[int, ...]) -> None:
     """Put dead deliveries (all, or the IDS given) back in the queue."""
+    from monitor.store import STATUSES
+
     settings = _load(config_path)
-    store = _open_store(settings)
+    store = _open_store(settings, create=False)
     try:
+        known = {row.id: row.status for row in store.deliveries(STATUSES, ids=ids)} if ids else {}
+        unknown = [str(i) for i in dict.fromkeys(ids) if i not in known]
+        if unknown:
+            _fail(EXIT_CONFIG, f"no delivery with id {', '.join(unknown)} in {settings.database} "
+                               "(monitor alerts lists them)")
+        for i in dict.fromkeys(ids):
+            if known[i] != "dead":
+                click.echo(f"delivery {i} is {known[i]}, not dead: left as it is")
         count = store.retry_dead(utcnow(), ids)
     finally:
         store.close()
@@ -340,7 +351,7 @@ def backtest(config_path: Path | None, rule_name: str | None, since: str, color:
     except ValueError as exc:
         _fail(EXIT_CONFIG, f"--since: {exc}")
     start = utcnow() - period
-    store = _open_store(settings)
+    store = _open_store(settings, create=False)
     try:
         count, changes = ruletools.backtest(store, settings.ruleset, start, rule_name)
     finally:
