@@ -26,7 +26,7 @@ from typing import Callable
 from monitor import tasks
 from monitor.config import FeedConfig, Settings
 from monitor.delivery import DeliveryOutcome, Sender
-from monitor.errors import FeedError, FetchError
+from monitor.errors import BlockedAddress, FeedError, FetchError
 from monitor.extract import MAX_PAGE_BYTES
 from monitor.faults import NO_CRASH, CrashPoints
 from monitor.feeds import ParsedFeed
@@ -88,6 +88,7 @@ class Pipeline:
         # pages fetched and not yet read are held in memory: let only a few be on their way at once
         self._reading_slots = asyncio.Semaphore(2 * cpu.size + 2)
         self._release_memory = release_memory()
+        self._refusals_told: set[str] = set()   # feeds whose refused links were warned about once
 
     # feeds -----------------------------------------------------------------
 
@@ -234,6 +235,13 @@ class Pipeline:
                     else:
                         return await self.cpu.run(tasks.read_page, page.body, page.url, page.charset, entry.title,
                                                   entry.summary, timeout=self.settings.extract_timeout.total_seconds())
+            except BlockedAddress as exc:   # a user's setting, not a fault: said once per feed, not per link
+                told = entry.feed in self._refusals_told
+                self._refusals_told.add(entry.feed)
+                (log.info if told else log.warning)(kv(
+                    "page_not_fetched", feed=entry.feed, url=entry.url, error=exc.reason,
+                    hint=None if told else "private_networks = true lets monitor fetch such links; "
+                                           "meanwhile the feed's summary is used"))
             except FetchError as exc:
                 log.info(kv("page_not_fetched", feed=entry.feed, url=entry.url, error=exc.reason))
             except WorkerError as exc:

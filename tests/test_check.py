@@ -317,3 +317,6 @@ def test_links_to_private_addresses_are_not_fetched_by_default(site, webhook, tm
     assert [r.path for r in site.requests if r.path.startswith("/news/")] == []
     # the rules saw the feed summaries instead: only the summary that names the topic alerts
     assert [m["message"].splitlines()[0] for m in webhook.received] == [ARTICLES["en-summary-only"].title]
+    # and the user is told, once for the feed, not once a link and not only with -v
+    [warning] = [line for line in result.stderr.splitlines() if "event=page_not_fetched" in line]
+    assert "level=warning" in warning and "feed=f" in warning and "private_networks = true" in warning
