@@ -10,6 +10,7 @@ import asyncio
 import logging
 import os
 import re
+import signal
 import sys
 from contextlib import asynccontextmanager
 from datetime import datetime, timezone
@@ -64,6 +65,30 @@ def _load(config_path: Path | None) -> Settings:
 def _fail(code: int, message: str) -> None:
     click.echo(f"monitor: {message}", err=True)
     raise SystemExit(code)
+
+
+def _interruptible(work):
+    """``asyncio.run(work)``, with Ctrl-C as KeyboardInterrupt once the work has been cancelled.
+
+    asyncio.run's own Ctrl-C handler needs the main thread to wake up, and a signal that lands
+    on one of the helper threads (worker starts, language detection) left it asleep in epoll
+    until the next event, tens of seconds later; the loop's signal handler wakes it at once."""
+    interrupted = []
+
+    async def guarded():
+        loop, task = asyncio.get_running_loop(), asyncio.current_task()
+        loop.add_signal_handler(signal.SIGINT, lambda: interrupted.append(True) or task.cancel())
+        try:
+            return await work
+        finally:
+            loop.remove_signal_handler(signal.SIGINT)
+
+    try:
+        return asyncio.run(guarded())
+    except asyncio.CancelledError:
+        if interrupted:
+            raise KeyboardInterrupt from None
+        raise
 
 
 def _log_level(verbose: int, quiet: bool, default: int) -> int:
@@ -148,7 +173,7 @@ def check(config_path: Path | None, verbose: int, quiet: bool, force: bool) -> N
             labels = {d.id: pipeline.notifier.label(d.target) for d in report.undelivered}
             return report, labels
 
-    report, labels = asyncio.run(one_pass())
+    report, labels = _interruptible(one_pass())
     problems = [f'feed "{f.feed}" failed: {f.error}' for f in report.feeds if not f.ok]
     problems += [f'feed "{w.name}" is failing: {w.last_error} ({w.errors} failure{"s" * (w.errors != 1)} in a row; '
                  f"next try {_when(w.next_check)}, or now with --force)" for w in report.waiting if w.errors]
