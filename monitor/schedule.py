@@ -22,6 +22,7 @@ from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 
 SPREAD_MAX = timedelta(seconds=30)   # the most poll_offset adds to a feed's wait
+SPREAD_MIN = timedelta(seconds=1)    # feeds polled more often than every 10 s get no offset
 HINT_MAX = timedelta(days=1)          # the most a server's hint can push a poll back
 RETRY_FIRST = timedelta(seconds=30)
 RETRY_MAX = timedelta(hours=1)
@@ -52,15 +53,19 @@ def next_poll_after_failure(
 
 
 def poll_offset(name: str, interval: timedelta) -> timedelta:
-    """The feed's own small addition to every wait: up to a tenth of its interval, 30 s at most.
+    """The feed's own small addition to every wait: up to a tenth of its interval, 30 s at most
+    (none for intervals under 10 s).
 
     Feeds polled in the same tick (all of them at a start, say) share one ``now``; with the same
     interval they would be due in the same second again, for ever. Each feed's wait is stretched
     by a share of its own, derived from its name (so the same in every process and every run):
     after one poll they are spread over up to 30 s, and they drift further apart with each poll.
     """
+    spread = min(interval / 10, SPREAD_MAX)
+    if spread < SPREAD_MIN:   # finer than the daemon's 1-s tick: it would only make every poll a tick late
+        return timedelta(0)
     share = int.from_bytes(hashlib.blake2b(name.encode("utf-8"), digest_size=8).digest(), "big") / 2**64
-    return min(interval / 10, SPREAD_MAX) * share
+    return spread * share
 
 
 def retry_delay(attempts: int, jitter: float) -> timedelta:

@@ -120,6 +120,7 @@ def test_a_thousand_feeds_due_together_drift_apart():
         due = {name: next_poll_after_success(when, ten) + poll_offset(name, ten) for name, when in due.items()}
         busiest.append(max(Counter(int(when.timestamp()) for when in due.values()).values()))
     assert busiest[0] <= 50 and busiest[-1] <= 20, busiest   # not 1,000 requests in one second
+    assert poll_offset("feed1", timedelta(seconds=5)) == timedelta(0)   # below the 1-s tick: nothing to spread
 
 
 def test_rss_ttl_is_honoured(site, tmp_path):
