@@ -281,7 +281,9 @@ def main() -> None:
             mores.append(run_measured([python, "-m", "monitor", "check", "-q", "--config", str(config_terms)]))
             references.append(extraction_reference(pages, workers))
         results["monitor, first pass"] = median(firsts)
-        results["monitor, second pass"] = run_measured([python, "-m", "monitor", "check", "-q", "--config", str(config)])
+        # --force: the feeds are not due again yet, and the second pass is to poll them all (304s)
+        results["monitor, second pass"] = run_measured([python, "-m", "monitor", "check", "-q", "--force",
+                                                        "--config", str(config)])
         with sqlite3.connect(plain / "monitor.db") as db:
             extracted = db.execute("SELECT count(*) FROM articles WHERE text_source = 'page'").fetchone()[0]
         results["monitor, first pass, +5,000 terms"] = median(mores)
@@ -306,7 +308,7 @@ def main() -> None:
         (many / "config.toml").write_text("\n".join(lines) + "\n" + shipped_rules(), encoding="utf-8")
         run_measured([python, "-m", "monitor", "check", "-q", "--config", str(many / "config.toml")])
         results["second pass, 1,000 unchanged feeds"] = run_measured(
-            [python, "-m", "monitor", "check", "-q", "--config", str(many / "config.toml")])
+            [python, "-m", "monitor", "check", "-q", "--force", "--config", str(many / "config.toml")])
 
     print(f"\n{'* median of ' + str(args.runs) + ' runs':38}{'wall':>9}{'CPU':>9}{'peak RSS, all':>15}{'of which main':>15}")
     for name, m in results.items():

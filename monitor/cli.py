@@ -10,6 +10,7 @@ import asyncio
 import logging
 import os
 import re
+import signal
 import sys
 from contextlib import asynccontextmanager
 from datetime import datetime, timezone
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
     from monitor.store import Store
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
+EXIT_INTERRUPTED = 130   # 128 + SIGINT, as shells report a command stopped by Ctrl-C
 
 
 def utcnow() -> datetime:
@@ -63,6 +65,30 @@ def _load(config_path: Path | None, *, models: bool = True) -> Settings:
 def _fail(code: int, message: str) -> None:
     click.echo(f"monitor: {message}", err=True)
     raise SystemExit(code)
+
+
+def _interruptible(work):
+    """``asyncio.run(work)``, with Ctrl-C as KeyboardInterrupt once the work has been cancelled.
+
+    asyncio.run's own Ctrl-C handler needs the main thread to wake up, and a signal that lands
+    on one of the helper threads (worker starts, language detection) left it asleep in epoll
+    until the next event, tens of seconds later; the loop's signal handler wakes it at once."""
+    interrupted = []
+
+    async def guarded():
+        loop, task = asyncio.get_running_loop(), asyncio.current_task()
+        loop.add_signal_handler(signal.SIGINT, lambda: interrupted.append(True) or task.cancel())
+        try:
+            return await work
+        finally:
+            loop.remove_signal_handler(signal.SIGINT)
+
+    try:
+        return asyncio.run(guarded())
+    except asyncio.CancelledError:
+        if interrupted:
+            raise KeyboardInterrupt from None
+        raise
 
 
 def _log_level(verbose: int, quiet: bool, default: int) -> int:
@@ -107,16 +133,27 @@ def _assessor(settings: Settings):
     return Assessor(settings.judge, encode=encoder.encode, encode_async=BatchEncoder(encoder).encode)
 
 
-def _open_store(settings: Settings) -> "Store":
+def _open_store(settings: Settings, *, create: bool = True) -> "Store":
+    """``create=False`` for the commands that only look at what passes left (alerts, retry, backtest)."""
     from monitor.store import Store
 
     try:
-        return Store(settings.database)
+        return Store(settings.database, create=create)
     except StoreError as exc:
         _fail(EXIT_CONFIG, f"{settings.path}: monitor.database: {exc}")
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    def invoke(self, ctx: click.Context):
+        # click would print "Aborted!" and exit 1, which for check means "a feed failed"
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            click.echo("\nmonitor: interrupted", err=True)
+            raise SystemExit(EXIT_INTERRUPTED) from None
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="monitor", prog_name="monitor")
 def cli() -> None:
     """monitor: multilingual news monitoring and alerting.
@@ -129,11 +166,14 @@ def cli() -> None:
 @cli.command()
 @_config_option
 @_verbosity_option
-def check(config_path: Path | None, verbose: int, quiet: bool) -> None:
-    """Poll every feed once, deliver pending alerts, exit.
+@click.option("--force", is_flag=True, help="Poll every feed now, even those not due yet (backoff, Retry-After, ...).")
+def check(config_path: Path | None, verbose: int, quiet: bool, force: bool) -> None:
+    """Poll every feed that is due once, deliver pending alerts, exit.
 
+    A feed is due when its interval has passed, and, after a failure, its
+    backoff or the server's Retry-After; --force polls every feed now.
     Exit 0 when every feed was fetched and every alert delivered, 1 when a feed
-    failed or an alert is still undelivered, 2 when the config is wrong.
+    failed (or is still failing) or an alert is still undelivered, 2 when the config is wrong.
     """
     from monitor.logs import configure
 
@@ -142,25 +182,32 @@ def check(config_path: Path | None, verbose: int, quiet: bool) -> None:
 
     async def one_pass():
         async with _runtime(settings) as pipeline:
-            report = await pipeline.check(utcnow)
+            report = await pipeline.check(utcnow, force=force)
             labels = {d.id: pipeline.notifier.label(d.target) for d in report.undelivered}
             return report, labels
 
-    report, labels = asyncio.run(one_pass())
+    report, labels = _interruptible(one_pass())
     problems = [f'feed "{f.feed}" failed: {f.error}' for f in report.feeds if not f.ok]
+    problems += [f'feed "{w.name}" is failing: {w.last_error} ({w.errors} failure{"s" * (w.errors != 1)} in a row; '
+                 f"next try {_when(w.next_check)}, or now with --force)" for w in report.waiting if w.errors]
+    orphaned = {i for ids in report.delivery.orphaned.values() for i in ids}
+    problems += [_orphans_line(channel, len(ids), channel in settings.channels)
+                 for channel, ids in report.delivery.orphaned.items()]
     problems += [
         f'alert {d.id} for channel "{d.channel}" not delivered to {labels[d.id]}'
         f" (attempt {d.attempts}{', now a dead letter' if d.status == 'dead' else ''}): {d.last_error or 'not sent yet'}"
-        for d in report.undelivered
+        for d in report.undelivered if d.id not in orphaned
     ]
     for line in problems:
         click.echo(f"monitor: {line}", err=True)
     if not quiet:
         fetched = sum(f.status not in ("304", "error") for f in report.feeds)
         unchanged = sum(f.status == "304" for f in report.feeds)
+        waiting = (f", {len(report.waiting)} not due yet (the next at {_when(report.waiting[0].next_check)})"
+                   if report.waiting else "")
         click.echo(
-            f"monitor: {len(report.feeds)} feeds: {fetched} fetched, {unchanged} not modified, "
-            f"{len(report.feeds) - fetched - unchanged} failed; "
+            f"monitor: {len(report.feeds) + len(report.waiting)} feeds: {fetched} fetched, {unchanged} not modified, "
+            f"{len(report.feeds) - fetched - unchanged} failed{waiting}; "
             f"{sum(f.new for f in report.feeds)} new entries, {sum(f.alerts for f in report.feeds)} alerted; "
             f"{report.delivery.sent} alerts delivered, {len(report.undelivered)} undelivered",
             err=True,
@@ -231,7 +278,7 @@ def alerts(config_path: Path | None, statuses: tuple[str, ...], limit: int) -> N
     from monitor.store import STATUSES
 
     settings = _load(config_path)
-    store = _open_store(settings)
+    store = _open_store(settings, create=False)
     try:
         rows = store.deliveries(statuses or STATUSES, limit=limit)
     finally:
@@ -257,9 +304,19 @@ def alerts(config_path: Path | None, statuses: tuple[str, ...], limit: int) -> N
 @click.argument("ids", nargs=-1, type=int)
 def retry(config_path: Path | None, ids: tuple[int, ...]) -> None:
     """Put dead deliveries (all, or the IDS given) back in the queue."""
+    from monitor.store import STATUSES
+
     settings = _load(config_path)
-    store = _open_store(settings)
+    store = _open_store(settings, create=False)
     try:
+        known = {row.id: row.status for row in store.deliveries(STATUSES, ids=ids)} if ids else {}
+        unknown = [str(i) for i in dict.fromkeys(ids) if i not in known]
+        if unknown:
+            _fail(EXIT_CONFIG, f"no delivery with id {', '.join(unknown)} in {settings.database} "
+                               "(monitor alerts lists them)")
+        for i in dict.fromkeys(ids):
+            if known[i] != "dead":
+                click.echo(f"delivery {i} is {known[i]}, not dead: left as it is")
         count = store.retry_dead(utcnow(), ids)
     finally:
         store.close()
@@ -338,7 +395,7 @@ def backtest(config_path: Path | None, rule_name: str | None, since: str, model_
     except ValueError as exc:
         _fail(EXIT_CONFIG, f"--since: {exc}")
     start = utcnow() - period
-    store = _open_store(settings)
+    store = _open_store(settings, create=False)
     try:
         count, changes = ruletools.backtest(store, _assessor(settings), start, rule_name)
     finally:
@@ -361,7 +418,7 @@ def feedback(config_path: Path | None, article: str, verdict: str) -> None:
     from monitor.relevance.tools import RelevanceError, record_feedback
 
     settings = _load(config_path)
-    store = _open_store(settings)
+    store = _open_store(settings, create=False)
     try:
         found, replaced = record_feedback(store, article, verdict == "yes", utcnow())
     except RelevanceError as exc:
@@ -447,6 +504,16 @@ def _with_candidate(settings: Settings, model_path: Path, topic_name: str | None
     except MonitorError as exc:
         _fail(EXIT_CONFIG, f"--model: {exc}")
     return replace(settings, judge=with_model(settings.judge, topic, model))
+def _orphans_line(channel: str, count: int, still_there: bool) -> str:
+    alerts = "1 undelivered alert" if count == 1 else f"{count} undelivered alerts"
+    now_dead = "is now a dead letter" if count == 1 else "are now dead letters"
+    where = (f'channel "{channel}" lost a URL from the config: {alerts} to it {now_dead}' if still_there else
+             f'channel "{channel}" is no longer in the config: its {alerts} {now_dead}')
+    return f"{where} (monitor alerts --status dead lists them; monitor retry queues them again)"
+
+
+def _when(stamp: float) -> str:
+    return datetime.fromtimestamp(stamp, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def _duration(delta) -> str:

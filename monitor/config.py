@@ -30,12 +30,18 @@ _LANGUAGE = re.compile(r"[a-z]{2}")
 
 
 def parse_duration(value: Any) -> timedelta:
-    """'30s', '10m', '2h', '1d', '1w' or combinations ('1h30m'); a bare integer is seconds."""
+    """'30s', '10m', '2h', '1d', '1w' or combinations ('1h30m').
+
+    A bare number is refused, not taken as seconds: ``max_age = 3`` meant three
+    days far more often than three seconds, and quietly stopped every alert.
+    """
     if isinstance(value, bool):
         raise ValueError(f"bad duration {value!r}: use a number and a unit, e.g. 30s, 10m, 2h, 1d")
-    if isinstance(value, int):
-        seconds = value
-    elif isinstance(value, str) and value.strip():
+    if isinstance(value, int) or (isinstance(value, str) and value.strip().isdigit()):
+        number = int(value)
+        raise ValueError(f"bad duration {value!r}: a number needs a unit, e.g. "
+                         f"'{number}s', '{number}m', '{number}h' or '{number}d'")
+    if isinstance(value, str) and value.strip():
         text = value.strip().lower().replace(" ", "")
         parts = _DURATION.findall(text)
         if not parts or "".join(n + u for n, u in parts) != text:
@@ -236,6 +242,7 @@ def load(path: Path | str, environ: dict[str, str] | None = None, *, models: boo
         warnings.extend(topic_warnings)
     if problems or settings is None:
         raise ConfigError(str(path), sorted(dict.fromkeys(problems), key=_key_order))
+    warnings.extend(_query_warnings(path, raw, settings.rules))
     if channels.literal_secrets and path.stat().st_mode & 0o044:
         warnings.append(
             f"{path} holds channel secrets and other users can read it: chmod 600 it, "
@@ -248,6 +255,20 @@ def _index_of(rules: Sequence[RuleConfig], name: Any) -> int:
     """Faults of the keyword rules name their rule's index among those with terms: map it back."""
     with_terms = [i for i, rule in enumerate(rules) if rule.has_terms]
     return with_terms[name] if isinstance(name, int) and name < len(with_terms) else name
+
+
+def _query_warnings(path: Path, raw: dict, rules: Sequence[RuleConfig]) -> list[str]:
+    """Lower-case and/or/not/near in a query are words to find, not operators: say so."""
+    from monitor.rules.query import loose_operators
+
+    warnings = []
+    for i, rule in enumerate(rules):
+        for word, position in loose_operators(rule.query or ""):
+            warnings.append(
+                f"{path}: {_where(('rules', i), raw)}.query: {word!r} at position {position} is a word to find, "
+                f"not an operator: write {word.upper()} for the operator, or \"{word}\" in quotes for the word"
+            )
+    return warnings
 
 
 def _compile_rules(rules: Sequence[RuleConfig]) -> tuple[Any, list[tuple[int, str, str]]]:

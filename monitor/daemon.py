@@ -106,7 +106,7 @@ class Daemon:
             if feed is None or name in self._polls:
                 continue
             if store.claim_feed(name, now, now + feed.interval):
-                task = asyncio.create_task(self.pipeline.poll(feed, now), name=f"poll:{name}")
+                task = asyncio.create_task(self.pipeline.poll(feed, now, self.clock), name=f"poll:{name}")
                 self._polls[name] = task
                 task.add_done_callback(lambda t, name=name: self._finished(name, t))
         if self._delivery is None or self._delivery.done():

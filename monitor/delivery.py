@@ -4,9 +4,10 @@ Deliveries are claimed in batches. Each target gets a task of its own, so a
 slow or failing target never holds up the others; within a target the
 alerts go out in order. When a target fails, the rest of its batch is put
 back untried, due when the failed one is retried. A delivery that has failed
-``attempts`` times, or is older than ``max_age``, or whose target has left
-the config, becomes a dead letter: logged at error level, kept for
-``monitor alerts``, and sent again only after ``monitor retry``.
+``attempts`` times, or is older than ``max_age``, becomes a dead letter:
+logged at error level, kept for ``monitor alerts``, and sent again only after
+``monitor retry``. The deliveries to a target that has left the config all
+become dead letters at once, before anything is sent, with one log line.
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ class DeliveryOutcome:
     sent: int = 0
     failed: list[str] = field(default_factory=list)
     dead: list[int] = field(default_factory=list)   # deliveries that became dead letters in this call
+    # channel -> the deliveries that became dead letters because their target left the config
+    orphaned: dict[str, list[int]] = field(default_factory=dict)
 
 
 class Sender:
@@ -49,6 +52,7 @@ class Sender:
         self.attempts = attempts
         self.max_age = max_age
         self._rng = rng or random.Random()
+        self._orphans_buried = False
 
     async def deliver(self, clock: Callable[[], datetime], *, everything: bool = False,
                       stop: Callable[[], bool] = lambda: False) -> DeliveryOutcome:
@@ -58,6 +62,9 @@ class Sender:
         """
         outcome = DeliveryOutcome()
         self._reclaim_from_the_dead()
+        if not self._orphans_buried:   # once per process: the config, hence the known targets, cannot change
+            self._bury_orphans(clock(), outcome)
+            self._orphans_buried = True
         last_id = 0
         while not stop():
             now = clock()
@@ -109,6 +116,19 @@ class Sender:
             if name == host and pid.isdigit() and owner != self.owner and not _running(int(pid)):
                 count = self.store.release_owner(owner)
                 log.warning(kv("claims_released", owner=owner, deliveries=count, reason="process gone"))
+
+    def _bury_orphans(self, now: datetime, outcome: DeliveryOutcome) -> None:
+        """Deliveries to a target that left the config can never be sent: all of them become dead
+        letters now, rather than one per pass while the others wait behind it."""
+        for target, channel in self.store.pending_targets():
+            if self.notifier.knows(target):
+                continue
+            ids = self.store.bury_target(target, "target left the config", now)
+            if ids:
+                outcome.dead.extend(ids)
+                outcome.orphaned.setdefault(channel, []).extend(ids)
+                log.error(kv("alerts_dead", channel=channel, target=target, deliveries=len(ids),
+                             reason="target left the config"))
 
     def _failed(self, delivery: Delivery, error: str, now: datetime, outcome: DeliveryOutcome) -> datetime:
         retry_at = now + retry_delay(delivery.attempts, self._rng.uniform(0.8, 1.2))

@@ -33,6 +33,15 @@ def extract_text(page: bytes | str, url: str, charset: str | None = None) -> str
     return tidy(text or "")
 
 
+def headline(page: bytes, url: str, charset: str | None = None) -> str:
+    """The article's own title (og:title, the headline; no " | Site name"), as a feed would give it;
+    '' when the page has none."""
+    import trafilatura
+
+    metadata = trafilatura.extract_metadata(decode_page(page, charset), default_url=url)
+    return tidy(metadata.title or "") if metadata is not None else ""
+
+
 def decode_page(body: bytes, charset: str | None) -> str | bytes:
     """Text by the byte-order mark, else by the HTTP charset if it is a web charset that decodes
     the body cleanly (see monitor.encodings); otherwise the bytes, for trafilatura to sniff from

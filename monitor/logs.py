@@ -33,11 +33,15 @@ class _Formatter(logging.Formatter):
 def configure(level: int) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_Formatter())
+    handler.setLevel(level)   # the level is the handler's: a library's logger may hear more than is shown
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # apprise hands each call's warnings back with its result (the reason a delivery failed): they
+    # must be logged to be captured, whatever -q says; the handler above keeps them off stderr
+    logging.getLogger("apprise").setLevel(logging.WARNING)
     # libraries speak only when something is wrong; apprise's debug output can carry tokens
-    for name in ("apprise", "trafilatura", "htmldate", "courlan", "justext", "apscheduler", "aiohttp", "asyncio",
+    for name in ("trafilatura", "htmldate", "courlan", "justext", "apscheduler", "aiohttp", "asyncio",
                  "urllib3", "requests", "charset_normalizer", "chardet"):
         logging.getLogger(name).setLevel(max(level, logging.WARNING))
     logging.getLogger("trafilatura").setLevel(logging.CRITICAL)   # "too short" pages are our fallback, not errors

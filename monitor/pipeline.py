@@ -19,14 +19,14 @@ import random
 import socket
 import uuid
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Callable
 
 from monitor import tasks
 from monitor.config import FeedConfig, Settings
 from monitor.delivery import DeliveryOutcome, Sender
-from monitor.errors import FeedError, FetchError
+from monitor.errors import BlockedAddress, FeedError, FetchError
 from monitor.extract import MAX_PAGE_BYTES
 from monitor.faults import NO_CRASH, CrashPoints
 from monitor.feeds import ParsedFeed
@@ -38,8 +38,8 @@ from monitor.notify import Notifier
 from monitor.relevance.assess import Assessor
 from monitor.relevance.judge import View
 from monitor.render import alert_text, feed_down_text, feed_up_text
-from monitor.schedule import next_poll_after_failure, next_poll_after_success
-from monitor.store import DeliveryRow, Store
+from monitor.schedule import next_poll_after_failure, next_poll_after_success, poll_offset
+from monitor.store import DeliveryRow, FeedState, Store
 from monitor.workers import CpuPool, WorkerError, release_memory
 
 log = logging.getLogger("monitor.pipeline")
@@ -59,6 +59,7 @@ class PassReport:
     feeds: list[FeedOutcome]
     delivery: DeliveryOutcome
     undelivered: list[DeliveryRow]
+    waiting: list[FeedState] = field(default_factory=list)   # not due yet: left alone by this pass
 
 
 class Pipeline:
@@ -92,11 +93,14 @@ class Pipeline:
         # pages fetched and not yet read are held in memory: let only a few be on their way at once
         self._reading_slots = asyncio.Semaphore(2 * cpu.size + 2)
         self._release_memory = release_memory()
+        self._refusals_told: set[str] = set()   # feeds whose refused links were warned about once
 
     # feeds -----------------------------------------------------------------
 
-    async def poll(self, feed: FeedConfig, now: datetime) -> FeedOutcome:
-        """Fetch one feed and process its new entries; never raises for a feed's own faults."""
+    async def poll(self, feed: FeedConfig, now: datetime, clock: Callable[[], datetime]) -> FeedOutcome:
+        """Fetch one feed and process its new entries; never raises for a feed's own faults.
+        ``now`` is when the poll starts; ``clock`` tells when a failed attempt ended: its backoff
+        counts from then, or a 30 s timeout would leave the feed due again at once."""
         cache = self.store.feed_cache(feed.name)
         try:
             response = await self.client.get(
@@ -113,17 +117,17 @@ class Pipeline:
                                    reason="DOCTYPE or ENTITY declarations (entity expansion) taken out"))
                 new, alerted, errors = await self._process_entries(feed, parsed, now)
                 if errors:
-                    return self._failed(feed, now, cache.errors + 1,
+                    return self._failed(feed, now, clock(), cache.errors + 1,
                                         f"{len(errors)} entries could not be processed: {errors[0]!r}")
         except (FetchError, FeedError, WorkerError) as exc:
-            return self._failed(feed, now, cache.errors + 1, str(exc), getattr(exc, "retry_after", None))
+            return self._failed(feed, now, clock(), cache.errors + 1, str(exc), getattr(exc, "retry_after", None))
         except asyncio.CancelledError:
             self.store.reschedule(feed.name, now)   # interrupted: due again at once
             raise
         next_check = next_poll_after_success(
             now, feed.interval, cache_control=response.headers.get("cache-control"),
             ttl=parsed.ttl if parsed else None,
-        )
+        ) + poll_offset(feed.name, feed.interval)
         # the validators are saved only once every entry is stored: a crash before
         # this point means the next poll gets the full feed again, not a 304
         recovered = self.store.record_success(
@@ -138,10 +142,11 @@ class Pipeline:
                     next=next_check.isoformat(timespec="seconds")))
         return FeedOutcome(feed.name, True, str(response.status), new=new, alerts=alerted)
 
-    def _failed(self, feed: FeedConfig, now: datetime, errors: int, reason: str,
+    def _failed(self, feed: FeedConfig, now: datetime, ended: datetime, errors: int, reason: str,
                 retry_after: str | None = None) -> FeedOutcome:
         s = self.settings
-        next_check = next_poll_after_failure(now, feed.interval, errors, s.backoff_max, retry_after=retry_after)
+        next_check = next_poll_after_failure(ended, feed.interval, errors, s.backoff_max,
+                                             retry_after=retry_after) + poll_offset(feed.name, feed.interval)
         title, body = feed_down_text(feed=feed.name, url=feed.url, failures=max(errors, s.notice_after),
                                      error=reason, retry_at=next_check)
         count = self.store.record_failure(feed.name, now, next_check, error=reason, notice_after=s.notice_after,
@@ -248,6 +253,13 @@ class Pipeline:
                     else:
                         return await self.cpu.run(tasks.read_page, page.body, page.url, page.charset, entry.title,
                                                   entry.summary, timeout=self.settings.extract_timeout.total_seconds())
+            except BlockedAddress as exc:   # a user's setting, not a fault: said once per feed, not per link
+                told = entry.feed in self._refusals_told
+                self._refusals_told.add(entry.feed)
+                (log.info if told else log.warning)(kv(
+                    "page_not_fetched", feed=entry.feed, url=entry.url, error=exc.reason,
+                    hint=None if told else "private_networks = true lets monitor fetch such links; "
+                                           "meanwhile the feed's summary is used"))
             except FetchError as exc:
                 log.info(kv("page_not_fetched", feed=entry.feed, url=entry.url, error=exc.reason))
             except WorkerError as exc:
@@ -269,11 +281,17 @@ class Pipeline:
 
     # a whole pass ------------------------------------------------------------
 
-    async def check(self, clock: Callable[[], datetime]) -> PassReport:
-        """``monitor check``: every feed once, then every pending alert."""
+    async def check(self, clock: Callable[[], datetime], *, force: bool = False) -> PassReport:
+        """``monitor check``: every feed that is due (every feed, with ``force``) once, then every
+        pending alert. Due as for ``run``, so that backoff, Retry-After and the server's hints hold
+        for a timer that runs ``check`` too. Feeds are not claimed: a pass that is killed leaves
+        them due, and the next pass does their work."""
         now = clock()
-        outcomes = await asyncio.gather(*(self.poll(feed, now) for feed in self.settings.feeds))
+        due = set(self.store.due_feeds(now))
+        taken = [feed for feed in self.settings.feeds if force or feed.name in due]
+        outcomes = await asyncio.gather(*(self.poll(feed, now, clock) for feed in taken))
         delivery = await self.sender.deliver(clock, everything=True)
         self.prune(clock())
         undelivered = self.store.deliveries(["pending"]) + self.store.deliveries(["dead"], ids=delivery.dead)
-        return PassReport(list(outcomes), delivery, sorted(undelivered, key=lambda row: row.id))
+        waiting = self.store.feed_states([f.name for f in self.settings.feeds if f not in taken])
+        return PassReport(list(outcomes), delivery, sorted(undelivered, key=lambda row: row.id), waiting)

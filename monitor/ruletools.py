@@ -19,7 +19,7 @@ from pathlib import Path
 
 import click
 
-from monitor.extract import extract_text, page_language
+from monitor.extract import extract_text, headline, page_language
 from monitor.language import Language, LanguageDetector
 from monitor.models import Article, Hit, Match, Relevance
 from monitor.relevance.assess import Assessor
@@ -45,8 +45,10 @@ def read(body: bytes, source: str, *, charset: str | None = None, forced_languag
     """What the rules would see of a page (or of a plain-text file)."""
     if b"<" in body[:4096]:
         text = extract_text(body, source, charset)
-        found = _TITLE.search(body[:200_000])
-        title = tidy(html.unescape(found.group(1).decode(charset or "utf-8", "replace"))) if found else ""
+        # the title the pipeline would see is the feed's: the headline, not the <title> with its site name
+        title = headline(body, source, charset)
+        found = None if title else _TITLE.search(body[:200_000])
+        title = title or (tidy(html.unescape(found.group(1).decode(charset or "utf-8", "replace"))) if found else "")
         declared = page_language(body)
     else:
         text, title, declared = tidy(body.decode(charset or "utf-8", "replace")), "", None

@@ -78,7 +78,7 @@ def test_second_pass_alerts_nothing_and_every_feed_answers_304(newsroom, webhook
     sent = len(webhook.received)
     pages_fetched = sum(1 for r in site.requests if r.path.startswith("/news/"))
 
-    result = run_monitor("check", "--config", str(newsroom))
+    result = run_monitor("check", "--force", "--config", str(newsroom))
 
     assert result.code == 0, result.output
     assert len(webhook.received) == sent
@@ -102,8 +102,8 @@ def test_item_added_later_is_alerted_once(newsroom, webhook, site):
     }
     publish(site, "wire-en", "rss", FEEDS["wire-en"][1], [late])
 
-    run_monitor("check", "--config", str(newsroom))
-    run_monitor("check", "--config", str(newsroom))
+    run_monitor("check", "--force", "--config", str(newsroom))
+    run_monitor("check", "--force", "--config", str(newsroom))
 
     titles = [m["message"].splitlines()[0] for m in webhook.received[first:]]
     assert titles == [late["title"]]
@@ -173,7 +173,7 @@ def test_entries_without_guid_or_link_keep_their_identity(site, webhook, tmp_pat
     assert len(webhook.received) == 2
     # the same items, reordered and with a changed ETag: still known
     site.put("/f", rss("f", [bare, no_guid]) + "\n", "application/rss+xml")
-    run_monitor("check", "--config", str(config))
+    run_monitor("check", "--force", "--config", str(config))
     assert len(webhook.received) == 2
 
 
@@ -302,7 +302,7 @@ def test_without_channels_alerts_are_printed_for_a_person(site, tmp_path):
     assert "USA verschärfen Technologie-Exportkontrollen gegen China" in result.stdout
     assert "Rules: export-controls, nvidia-h20, german-nvidia" in result.stdout
     assert "ts=" not in result.stdout          # logs stay on stderr
-    again = run_monitor("check", "--config", str(config))
+    again = run_monitor("check", "--force", "--config", str(config))
     assert again.stdout == ""                  # printed once, like any alert
 
 
@@ -317,3 +317,6 @@ def test_links_to_private_addresses_are_not_fetched_by_default(site, webhook, tm
     assert [r.path for r in site.requests if r.path.startswith("/news/")] == []
     # the rules saw the feed summaries instead: only the summary that names the topic alerts
     assert [m["message"].splitlines()[0] for m in webhook.received] == [ARTICLES["en-summary-only"].title]
+    # and the user is told, once for the feed, not once a link and not only with -v
+    [warning] = [line for line in result.stderr.splitlines() if "event=page_not_fetched" in line]
+    assert "level=warning" in warning and "feed=f" in warning and "private_networks = true" in warning

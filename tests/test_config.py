@@ -147,15 +147,32 @@ def test_defaults_and_paths(tmp_path):
 
 
 @pytest.mark.parametrize("text,seconds", [("30s", 30), ("10m", 600), ("2h", 7200), ("1d", 86400), ("1w", 604800),
-                                          ("1h30m", 5400), (45, 45)])
+                                          ("1h30m", 5400)])
 def test_durations(text, seconds):
     assert config.parse_duration(text) == timedelta(seconds=seconds)
 
 
-@pytest.mark.parametrize("text", ["", "10", "ten minutes", "5 min", "-1m", "0m", "1.5h", True])
+@pytest.mark.parametrize("text", ["", "10", 45, "ten minutes", "5 min", "-1m", "0m", "1.5h", True])
 def test_bad_durations(text):
     with pytest.raises(ValueError):
         config.parse_duration(text)
+
+
+def test_bare_numbers_are_not_durations(tmp_path):
+    # a bare number used to be taken as seconds: max_age = 3 passed validate, then no entry was new enough to alert
+    path = write_config(tmp_path, [{"name": "f", "url": "https://example.org/feed"}],
+                        monitor='max_age = 3\nkeep_text = "30"\n')
+    path.write_text(path.read_text().replace('url = "https://example.org/feed"',
+                                             'url = "https://example.org/feed"\ninterval = 15'))
+    result = run_monitor("validate", "--config", str(path))
+    assert result.code == 2, result.output
+    assert_no_traceback(result)
+    assert "3 config errors" in result.stderr
+    assert f"{path}: monitor.max_age: bad duration 3: a number needs a unit, e.g. '3s', '3m', '3h' or '3d'" \
+        in result.stderr
+    assert f"{path}: monitor.keep_text: bad duration '30': a number needs a unit" in result.stderr
+    assert f"{path}: feeds[0] \"f\".interval: bad duration 15: a number needs a unit, e.g. '15s', '15m'" \
+        in result.stderr
 
 
 def test_rules_without_channels_go_to_every_channel(tmp_path):
@@ -172,3 +189,29 @@ def test_wrong_types_are_named(tmp_path):
     problems = "\n".join(caught.value.problems)
     assert "monitor.private_networks: input should be a valid boolean" in problems
     assert 'rules[0] "r".any: input should be a valid list' in problems
+
+
+def test_lower_case_operators_in_a_query_are_warned_about(tmp_path):
+    rules = """
+[[rules]]
+name = "huawei-ban"
+query = 'huawei and ban or near/5 "rock and roll"'
+
+[[rules]]
+name = "fine"
+query = 'Huawei AND ban AND "and" AND NOT review'
+"""
+    path = write_config(tmp_path, [], rules=rules)
+    result = run_monitor("validate", "--config", str(path))
+    assert result.code == 0, result.output   # a warning, not an error: the query is valid, just seldom meant
+    warnings = [line for line in result.stderr.splitlines() if "warning" in line]
+    assert warnings == [
+        f"monitor: warning: {path}: rules[0] \"huawei-ban\".query: 'and' at position 8 is a word to find, "
+        "not an operator: write AND for the operator, or \"and\" in quotes for the word",
+        f"monitor: warning: {path}: rules[0] \"huawei-ban\".query: 'or' at position 16 is a word to find, "
+        "not an operator: write OR for the operator, or \"or\" in quotes for the word",
+        f"monitor: warning: {path}: rules[0] \"huawei-ban\".query: 'near/5' at position 19 is a word to find, "
+        "not an operator: write NEAR/5 for the operator, or \"near/5\" in quotes for the word",
+    ]
+    # the same warnings when the config is loaded for any other command
+    assert len(config.load(path, environ={}).warnings) == 3

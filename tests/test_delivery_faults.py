@@ -47,6 +47,20 @@ def test_one_row_per_target_and_a_failing_target_does_not_stop_the_other(site, w
     assert broken.attempts == 1
 
 
+def test_quiet_keeps_apprise_failure_reason(site, webhook, tmp_path):
+    # -q shows errors only; the reason a delivery failed is still apprise's own, stored and shown
+    webhook.fail_with = 500
+    config = write_config(tmp_path, [{"name": "wire", "url": feed(site, ["en-chips"])}],
+                          channels={"hook": webhook.url()})
+    result = run_monitor("check", "-q", "--config", str(config))
+    assert result.code == 1
+    (error,), = query(tmp_path / "monitor.db", "SELECT last_error FROM deliveries")
+    assert "500" in error and "apprise reported a failure" not in error, error
+    [line] = [line for line in result.stderr.splitlines() if "not delivered" in line]
+    assert line.endswith(f"(attempt 1): {error}")
+    assert "level=warning" not in result.stderr   # and -q still keeps warnings off stderr
+
+
 def test_a_slow_target_never_holds_up_the_others(site, webhook, tmp_path):
     with Webhook() as slow:
         slow.hold.set()   # every request to it waits until released
@@ -142,6 +156,25 @@ def test_a_target_removed_from_the_config_is_a_dead_letter_not_a_loop(site, webh
     result = run_monitor("check", "--config", str(config))
     assert "target left the config" in result.stderr
     assert query(tmp_path / "monitor.db", "SELECT status FROM deliveries") == [("dead",)]
+
+
+def test_a_removed_channel_turns_all_its_alerts_into_dead_letters_at_once(site, webhook, tmp_path):
+    webhook.fail_with = 500
+    config = write_config(tmp_path, [{"name": "wire", "url": feed(site)}], channels={"hook": webhook.url()})
+    assert run_monitor("check", "--config", str(config)).code == 1
+    db = tmp_path / "monitor.db"
+    assert query(db, "SELECT count(*) FROM deliveries WHERE status = 'pending'") == [(len(RELEVANT),)]
+    write_config(tmp_path, [{"name": "wire", "url": site.url("/feed")}], channels={"other": webhook.url("/other")})
+    result = run_monitor("check", "--config", str(config))
+    assert result.code == 1   # dead letters made in this pass
+    assert_no_traceback(result)
+    assert query(db, "SELECT status, count(*) FROM deliveries GROUP BY status") == [("dead", len(RELEVANT))]
+    problems = [line for line in result.stderr.splitlines() if line.startswith("monitor: ") and "feeds:" not in line]
+    assert problems == [f'monitor: channel "hook" is no longer in the config: its {len(RELEVANT)} undelivered alerts '
+                        "are now dead letters (monitor alerts --status dead lists them; monitor retry queues them again)"]
+    assert result.stderr.count("event=alerts_dead") == 1 and "not sent yet" not in result.stderr
+    again = run_monitor("check", "--config", str(config))
+    assert again.code == 0, again.output   # nothing left hanging
 
 
 @pytest.mark.parametrize("point", ["after_match", "after_claim", "after_send"])

@@ -234,7 +234,7 @@ def test_explain_says_why_a_rule_did_not_match():
     assert "the article is in en; the rule wants de" in verdicts["langs"].reasons[0]
     assert verdicts["veto"].reasons[0].startswith("none: 'review' occurs: Huawei review")
     assert verdicts["needs"].reasons == ["all: 'ban' does not occur"]
-    assert verdicts["query"].reasons == ["query: does not hold (present: Huawei)"]
+    assert verdicts["query"].reasons == ["query: ban OR sanctions: none of these occurs"]
     assert verdicts["local"].reasons == ["terms: the rule lists none for en"]
     assert verdicts["yes"].matched and verdicts["yes"].hits[0].field == "title"
     hit = verdicts["yes"].hits[0]
@@ -265,3 +265,46 @@ def test_prefilter_never_rejects_what_could_match():
     # a regex term is searched for in the page
     assert RuleSet([RuleConfig("r", any=("/emb.rgo/",))]).could_match("an embargo")
     assert not RuleSet([RuleConfig("r", any=("/emb.rgo/",))]).could_match("anything")
+
+
+def test_evidence_is_the_branch_that_held_each_word_once():
+    rules = RuleSet([
+        RuleConfig("q", query="(Huawei AND Handel) OR (Nvidia AND chip*)"),
+        RuleConfig("china", query="(H20 OR H200) AND Nvidi* AND (China OR *china OR Chinese)"),
+        RuleConfig("sanctions", any=("sanction*", "sancti*", "Sanktion*", "embargo", "export ban", "blacklist"),
+                   all=("Russia",)),
+    ])
+    text = ("Huawei reported record sales. The chips were shipped by sea. "
+            "Nvidia sells its H20 chips in China; China buys H200 too.")
+    verdicts = {v.rule: v for v in rules.explain(Article("Markets", text, "en", 1.0))}
+    # "chip*" occurs, but not in a branch that held: the (Nvidia AND chip*) branch did, so it is that one's
+    assert [hit.term for hit in verdicts["q"].hits] == ["Nvidia", "chip*"]
+    # "China" is found by `China` and by `*china`: one line; H200 is not needed once H20 holds
+    assert [hit.term for hit in verdicts["china"].hits] == ["H20", "Nvidi*", "China"]
+    busy = "Russia faces sanctions; new sanctions, an embargo, an export ban and a blacklist. Sanktionen too."
+    (match,) = [m for m in rules.match(Article("Russia", busy, "en", 1.0)) if m.rule == "sanctions"]
+    words = [hit.snippet[hit.mark[0]:hit.mark[1]].casefold() for hit in match.hits]
+    assert words == ["sanctions", "sanktionen", "embargo", "russia"]   # each word once, a few lines at most,
+    # and what is required is never left out
+
+
+def test_explain_names_the_clause_that_failed():
+    rules = RuleSet([
+        RuleConfig("either", query="(Huawei AND Handel) OR (Nvidia AND chip*)"),
+        RuleConfig("both", query="Nvidia AND chip* AND export*"),
+        RuleConfig("near", query="Huawei NEAR/3 ban*"),
+        RuleConfig("veto", query="chip* AND NOT review"),
+        RuleConfig("titled", query="title:Nvidia AND chip*"),
+    ])
+    text = "Huawei said nothing at all about the matter, but a ban on chips was announced. A review followed."
+    verdicts = {v.rule: v for v in rules.explain(Article("Chips", text, "en", 1.0))}
+    assert verdicts["either"].reasons == [
+        "query: none of its 2 alternatives holds:",
+        '  Huawei AND Handel: "Handel" does not occur',
+        '  Nvidia AND chip*: "Nvidia" does not occur',
+    ]
+    assert verdicts["both"].reasons == ['query: Nvidia AND chip* AND export*: "Nvidia" and "export*" do not occur']
+    assert verdicts["near"].reasons == [
+        "query: Huawei NEAR/3 ban*: both sides occur, but never within 3 words of each other"]
+    assert verdicts["veto"].reasons == ['query: chip* AND NOT review: "review" occurs']
+    assert verdicts["titled"].reasons == ['query: title:Nvidia AND chip*: "Nvidia" (in the title) does not occur']

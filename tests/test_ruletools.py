@@ -30,6 +30,8 @@ def test_explain_a_file_shows_verdicts_terms_in_context_and_reasons(tmp_path):
     assert result.code == 0, result.output
     out = result.stdout
     assert "Language: de (detected, confidence" in out
+    # the title the pipeline would use (the feed's: the headline), not the <title> with the site's name
+    assert f"Title:    {ARTICLES['de-exportkontrollen'].title}\n" in out
     assert "MATCH    chips" in out and '"H20" in text: ' in out and "dürfen [H20]-Chips" in out
     assert "MATCH    german-exports" in out and "Technologie-[Exportkontrollen]" in out
     assert "no match huawei" in out
@@ -69,6 +71,25 @@ def test_explain_says_what_is_wrong(tmp_path, site):
         assert_no_traceback(result)
     missing = run_monitor("explain", "--config", str(config), site.url("/gone"))
     assert missing.code == 1 and "HTTP 404" in missing.stderr
+
+
+def test_explain_names_the_failing_clause_of_a_query(tmp_path):
+    rules = """
+[[rules]]
+name = "either"
+query = '(Huawei AND Handel) OR (Nvidia AND chip*)'
+"""
+    config = write_config(tmp_path, [], rules=rules)
+    note = tmp_path / "note.txt"
+    note.write_text("Export rules for chips were tightened again on Tuesday, officials in Washington said.")
+    result = run_monitor("explain", "--config", str(config), str(note))
+    assert result.code == 0, result.output
+    assert result.stdout.splitlines()[-4:] == [
+        "no match either",
+        "    query: none of its 2 alternatives holds:",
+        '      Huawei AND Handel: "Huawei" and "Handel" do not occur',
+        '      Nvidia AND chip*: "Nvidia" does not occur',
+    ]
 
 
 def test_explain_plain_text_files(tmp_path):

@@ -134,3 +134,27 @@ def test_readme_config_examples_are_valid(tmp_path):
         path.write_text(text, encoding="utf-8")
         config.load(path, environ=env)
         tomllib.loads(text)
+
+
+def test_shipped_entity_list_rule_cites_only_the_branch_that_held(shipped):
+    text = ("The Commerce Department added fourteen Chinese firms to the Entity List on Friday. The move targets "
+            "companies that buy chips for export to third countries, and exporters of semiconductor tools.")
+    (match,) = [m for m in shipped.ruleset.match(Article("Entity List grows", text, "en", 1.0))
+                if m.rule == "entity-list"]
+    # the page has no "BIS": nothing from the ({BIS} NEAR/30 (export* OR ... chip* ...)) branch
+    assert [hit.term for hit in match.hits] == ['"Entity List"', "Commerce"]
+
+
+def test_readme_documents_every_command_and_option():
+    import click
+
+    from monitor.cli import cli
+
+    table = README.split("## Commands", 1)[1].split("\n\n", 2)[1]
+    for name, command in cli.commands.items():
+        assert f"| `monitor {name}" in table, f"the README's command table lacks `monitor {name}`"
+        for param in command.params:
+            if isinstance(param, click.Option):
+                for option in param.opts + param.secondary_opts:
+                    if option.startswith("--") and option != "--help":
+                        assert option in README, f"the README does not mention `monitor {name} {option}`"

@@ -19,19 +19,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Iterable, NamedTuple, Sequence
 
 from monitor.models import Article, Hit, Match
+from monitor.rules.evidence import evidence as query_evidence
+from monitor.rules.evidence import truth, why_not
 from monitor.rules.normalize import Folded, is_wordish
 from monitor.rules.prefilter import Prefilter
-from monitor.rules.query import (
-    And,
-    Atom,
-    Near,
-    Node,
-    Not,
-    Or,
-    QueryError,
-    atoms,
-    parse_query,
-)
+from monitor.rules.query import Node, QueryError, atoms, parse_query
 from monitor.rules.scan import Scanner
 from monitor.rules.terms import ANY_WORD, Term, TermError, parse_term
 
@@ -39,6 +31,7 @@ if TYPE_CHECKING:
     from monitor.config import RuleConfig
 
 SNIPPET_CONTEXT = 60
+EVIDENCE_MAX = 4   # lines of evidence per rule: what made it true, not every term that occurs
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _WORDS = re.compile(f"[{_CJK}]|[^\\W_{_CJK}]+")
 
@@ -249,34 +242,55 @@ class RuleSet:
         for tid in rule.none:
             if doc.found(tid):
                 verdict.reasons.append(f"none: {self.terms[tid].text!r} occurs: {doc.snippet(doc.found(tid)[0])}")
-        evidence = []
+        evidence: list[tuple[int, Occurrence]] = []
+        extra = 0
         for tid in rule.all:
             if doc.found(tid):
-                evidence.append(tid)
+                evidence.append((tid, doc.found(tid)[0]))
             else:
                 verdict.reasons.append(f"all: {self.terms[tid].text!r} does not occur")
         if rule.any or rule.by_language:
             local = rule.by_language.get(doc.language or "", ())
             candidates = tuple(dict.fromkeys(rule.any + local))
             found = [tid for tid in candidates if doc.found(tid)]
-            evidence = found + evidence
+            evidence = [(tid, doc.found(tid)[0]) for tid in found] + evidence
+            extra = len(found) - 1   # one of them is enough: the others are the first to go past the cap
             if not candidates:
                 verdict.reasons.append(f"terms: the rule lists none for {doc.language or 'an unknown language'}")
             elif not found:
                 listed = f"{len(rule.any)} for every language" + (f", {len(local)} for {doc.language}" if local else "")
                 verdict.reasons.append(f"any: none of its terms occurs ({listed})")
         if rule.query is not None:
-            if _truth(rule.query, doc, self._ids):
-                evidence += [self._ids[a.term.text] for a, positive in atoms(rule.query)
-                             if positive and doc.found(self._ids[a.term.text], a.field)]
+            held = query_evidence(rule.query, doc, self._ids)
+            if held is not None:
+                evidence += held
             else:
-                present = [a.term.text for a, _ in atoms(rule.query) if doc.found(self._ids[a.term.text], a.field)]
-                verdict.reasons.append("query: does not hold" + (f" (present: {', '.join(present)})" if present
-                                                                 else " (none of its terms occurs)"))
+                failures = why_not(rule.query, doc, self._ids)
+                if len(failures) == 1:
+                    verdict.reasons.append(f"query: {_failure(*failures[0])}")
+                else:
+                    verdict.reasons.append(f"query: none of its {len(failures)} alternatives holds:")
+                    verdict.reasons += [f"  {_failure(clause, why)}" for clause, why in failures]
         if not verdict.reasons:
             verdict.matched = True
-            verdict.hits = [doc.hit(self.terms[tid].text, doc.found(tid)[0]) for tid in dict.fromkeys(evidence)]
+            verdict.hits = self._hits(evidence, doc, spare=range(1, 1 + max(extra, 0)))
         return verdict
+
+    def _hits(self, evidence: list[tuple[int, Occurrence]], doc: "_Document", spare: range) -> list[Hit]:
+        """Each word found once ("China" found by `China` and by `*china` is one line), a few lines at
+        most; past EVIDENCE_MAX the ``spare`` ones (more `any` terms than needed) go first."""
+        kept, seen = [], set()
+        for index, (tid, occurrence) in enumerate(evidence):
+            word = doc.fields[occurrence.field].original[occurrence.start:occurrence.end].casefold()
+            if word not in seen:
+                seen.add(word)
+                kept.append((index in spare, index))
+        chosen = sorted(index for _, index in sorted(kept)[:EVIDENCE_MAX])
+        return [doc.hit(self.terms[evidence[i][0]].text, evidence[i][1]) for i in chosen]
+
+
+def _failure(clause: str, why: str) -> str:
+    return why if why.startswith(f'"{clause}"') or why.startswith(clause) else f"{clause}: {why}"
 
 
 class _Document:
@@ -358,37 +372,6 @@ def _whole_words(text: str, start: int, end: int, term: Term) -> tuple[int, int]
     if term.right_open and end < len(text) and is_wordish(text[end]):
         end = _WORD_REST.match(text, end).end()
     return start, end
-
-
-def _truth(node: Node, doc, ids: dict[str, int]) -> bool:
-    if isinstance(node, Atom):
-        return bool(doc.found(ids[node.term.text], node.field))
-    if isinstance(node, Not):
-        return not _truth(node.node, doc, ids)
-    if isinstance(node, And):
-        return all(_truth(n, doc, ids) for n in node.nodes)
-    if isinstance(node, Or):
-        return any(_truth(n, doc, ids) for n in node.nodes)
-    return bool(_spans(node, doc, ids))
-
-
-def _spans(node: Node, doc: _Document, ids: dict[str, int]) -> list[Occurrence]:
-    if isinstance(node, Atom):
-        return doc.found(ids[node.term.text], node.field)
-    if isinstance(node, Or):
-        return [o for n in node.nodes for o in _spans(n, doc, ids)]
-    assert isinstance(node, Near)
-    near = []
-    for left in _spans(node.left, doc, ids):
-        first = doc.words(left)
-        for right in _spans(node.right, doc, ids):
-            if right.field != left.field:
-                continue
-            second = doc.words(right)
-            between = max(second[0] - first[1], first[0] - second[1]) - 1
-            if between <= node.distance:
-                near.append(Occurrence(left.field, min(left.start, right.start), max(left.end, right.end)))
-    return near
 
 
 def snippet(text: str, start: int, end: int, context: int = SNIPPET_CONTEXT) -> tuple[str, int, int]:

@@ -210,6 +210,22 @@ def _with_field(node: Node, field: str) -> Node:
     return type(node)(tuple(_with_field(n, field) for n in node.nodes))
 
 
+_LOOSE_OPERATOR = re.compile(r"(?:and|or|not|near(?:/\d+)?)", re.I)
+
+
+def loose_operators(query: str) -> list[tuple[str, int]]:
+    """Words that look like operators but are not in capitals (``huawei and ban``), with their
+    positions: they are looked for as words, which is seldom what the writer meant. Quoted
+    ("and") they are taken as meant. A query that does not parse gives none (its error says more)."""
+    try:
+        tokens = _tokens(query)
+    except QueryError:
+        return []
+    if len(tokens) < 2:
+        return []
+    return [(t.text, t.position) for t in tokens if t.kind == "word" and _LOOSE_OPERATOR.fullmatch(t.text)]
+
+
 def parse_query(query: str) -> Node:
     return _Parser(query).parse()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import tempfile
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -14,13 +15,32 @@ from monitor.store.schema import MIGRATIONS
 BUSY_TIMEOUT = 30.0   # seconds a writer waits for another process's transaction
 
 
+def _folder_fault(path: Path) -> str | None:
+    """Why SQLite could not open ``path``, when the cause is its folder (SQLite says only
+    "unable to open database file")."""
+    folder = path.parent
+    if not folder.is_dir():
+        return f"the folder {folder} does not exist"
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError:
+        return (f"the folder {folder} is not writable by this user: monitor needs to write the database "
+                "and its -wal and -shm files there")
+    return None
+
+
 def ts(moment: datetime) -> float:
     return moment.timestamp()
 
 
 class Database:
-    def __init__(self, path: Path | str):
+    def __init__(self, path: Path | str, *, create: bool = True):
+        """``create=False``: a missing file is an error (a mistyped path), not a new, empty database."""
         self.path = Path(path)
+        if not create and not self.path.exists():
+            raise StoreError(f"no database at {self.path}: monitor check or monitor run creates it; "
+                             "is the path right?")
         try:
             self._db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
@@ -28,7 +48,7 @@ class Database:
             self._migrate()   # with foreign keys off: a migration may rebuild a referenced table
             self._db.execute("PRAGMA foreign_keys=ON")
         except sqlite3.Error as exc:
-            raise StoreError(f"cannot open database {self.path}: {exc}") from None
+            raise StoreError(f"cannot open database {self.path}: {_folder_fault(self.path) or exc}") from None
 
     def close(self) -> None:
         self._db.close()

@@ -15,6 +15,18 @@ from monitor.store.base import Database, ts
 
 
 @dataclass(frozen=True)
+class FeedState:
+    """A feed's poll state, as ``monitor check`` reports a feed it left alone."""
+
+    name: str
+    next_check: float
+    last_checked: float | None
+    last_status: str | None
+    errors: int                 # consecutive failures
+    last_error: str | None
+
+
+@dataclass(frozen=True)
 class FeedCache:
     etag: str | None
     last_modified: str | None
@@ -91,6 +103,14 @@ class FeedQueries(Database):
                 "UPDATE feeds SET next_check = ? WHERE name = ? AND next_check <= ?", (ts(until), name, ts(now))
             )
             return cursor.rowcount == 1
+
+    def feed_states(self, names: Sequence[str]) -> list[FeedState]:
+        if not names:
+            return []
+        rows = self._read(
+            f"""SELECT name, next_check, last_checked, last_status, errors, last_error FROM feeds
+                WHERE name IN ({','.join('?' * len(names))}) ORDER BY next_check""", tuple(names))
+        return [FeedState(*row) for row in rows]
 
     def reschedule(self, name: str, next_check: datetime) -> None:
         """Make a feed due at ``next_check`` without recording a poll (an interrupted one, say)."""

@@ -87,6 +87,24 @@ class OutboxQueries(Database):
                 [(None if next_attempt is None else ts(next_attempt), i, owner) for i in delivery_ids],
             )
 
+    def pending_targets(self) -> list[tuple[str, str]]:
+        """(target, channel) of every pending delivery, once each."""
+        return self._read(
+            """SELECT DISTINCT d.target, a.channel FROM deliveries d JOIN alerts a ON a.id = d.alert_id
+               WHERE d.status = 'pending' ORDER BY d.target""")
+
+    def bury_target(self, target: str, error: str, now: datetime) -> list[int]:
+        """Make every pending delivery to ``target`` that no live sender holds a dead letter, at once;
+        returns their ids."""
+        with self._write() as db:
+            rows = db.execute(
+                """UPDATE deliveries SET status = 'dead', last_error = ?, claimed_by = NULL, claimed_until = NULL
+                   WHERE target = ? AND status = 'pending' AND (claimed_until IS NULL OR claimed_until < ?)
+                   RETURNING id""",
+                (error, target, ts(now)),
+            ).fetchall()
+        return sorted(id for (id,) in rows)
+
     def claim_holders(self) -> list[str]:
         return [owner for (owner,) in self._read(
             "SELECT DISTINCT claimed_by FROM deliveries WHERE claimed_by IS NOT NULL AND status = 'pending'")]
