@@ -154,11 +154,12 @@ def score(prepared: Prepared, judge: Judge, encode: Encode, only: Sequence[int] 
     for i, (matches, relevance) in zip(index, verdicts):
         item = prepared.items[i]
         alerted = bool(matches)
-        scores.setdefault(item.lang or prepared.languages[i] or "??", Scores()).add(alerted, item.relevant)
+        counted = scores.setdefault(item.lang or prepared.languages[i] or "??", Scores())
+        counted.add(alerted, item.relevant)
         if alerted != item.relevant:
             shown = max((r.score for r in relevance.values()), default=None)
             how = ", ".join(m.rule for m in matches) or "no rule"
-            scores[item.lang or "??"].wrong.append(
+            counted.wrong.append(
                 f"{'false alert' if alerted else 'missed'} {item.id} [{how}"
                 + (f"; score {shown:.2f}" if shown is not None else "") + f"]: {item.title[:100]}")
     return scores
