@@ -121,18 +121,35 @@ def evaluate(settings: "Settings", labels: Sequence[Path], *, k: int | None, top
 
 
 def render_scores(scores: dict[str, training.Scores], misses: bool) -> list[str]:
-    lines = [f"{'lang':<6}{'items':>7}{'relevant':>10}{'alerts':>8}{'precision':>11}{'recall':>8}{'F1':>7}"]
-    total = training.Scores()
-    for lang in sorted(scores, key=lambda code: (-scores[code].count, code)):
-        s = scores[lang]
-        for name in ("tp", "fp", "fn", "tn"):
-            setattr(total, name, getattr(total, name) + getattr(s, name))
-        total.wrong += s.wrong
-        lines.append(_row(lang, s))
-    lines.append(_row("all", total))
+    """One table per labelled file (keys "file lang"), or one table when the keys are bare languages."""
+    files: dict[str, dict[str, training.Scores]] = {}
+    for key, value in scores.items():
+        source, _, language = key.rpartition(" ")
+        files.setdefault(source, {})[language] = value
+    lines: list[str] = []
+    everything = training.Scores()
+    for source, by_language in files.items():
+        if len(files) > 1:
+            lines += ([""] if lines else []) + [source]
+        lines.append(f"{'lang':<6}{'items':>7}{'relevant':>10}{'alerts':>8}{'precision':>11}{'recall':>8}{'F1':>7}")
+        total = training.Scores()
+        for language in sorted(by_language, key=lambda code: (-by_language[code].count, code)):
+            s = by_language[language]
+            _add(total, s)
+            lines.append(_row(language, s))
+        lines.append(_row("all", total))
+        _add(everything, total)
+    if len(files) > 1:
+        lines += ["", _row("total", everything)]
     if misses:
-        lines += [""] + (total.wrong or ["no wrong verdicts"])
+        lines += [""] + (everything.wrong or ["no wrong verdicts"])
     return lines
+
+
+def _add(total: training.Scores, s: training.Scores) -> None:
+    for name in ("tp", "fp", "fn", "tn"):
+        setattr(total, name, getattr(total, name) + getattr(s, name))
+    total.wrong += s.wrong
 
 
 def _row(name: str, s: training.Scores) -> str:

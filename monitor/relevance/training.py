@@ -40,6 +40,7 @@ class Item:
     title: str
     text: str
     relevant: bool
+    source: str = ""            # the labelled file it came from (its name), for scores per file
 
 
 def read_labels(path: Path) -> list[Item]:
@@ -70,7 +71,7 @@ def read_labels(path: Path) -> list[Item]:
             raise LabelsError(f"{path}:{number}: title and description must be strings")
         ident = str(row.get("id") or hashlib.sha1(f"{title}\n{text}".encode()).hexdigest()[:16])
         lang = row.get("lang") if isinstance(row.get("lang"), str) else None
-        items.append(Item(ident, lang, title, text, LABELS[label]))
+        items.append(Item(ident, lang, title, text, LABELS[label], Path(path).name))
     if not items:
         raise LabelsError(f"{path}: no labelled items")
     return items
@@ -154,7 +155,7 @@ def score(prepared: Prepared, judge: Judge, encode: Encode, only: Sequence[int] 
     for i, (matches, relevance) in zip(index, verdicts):
         item = prepared.items[i]
         alerted = bool(matches)
-        counted = scores.setdefault(item.lang or prepared.languages[i] or "??", Scores())
+        counted = scores.setdefault(_key(item, prepared.languages[i]), Scores())
         counted.add(alerted, item.relevant)
         if alerted != item.relevant:
             shown = max((r.score for r in relevance.values()), default=None)
@@ -163,6 +164,12 @@ def score(prepared: Prepared, judge: Judge, encode: Encode, only: Sequence[int] 
                 f"{'false alert' if alerted else 'missed'} {item.id} [{how}"
                 + (f"; score {shown:.2f}" if shown is not None else "") + f"]: {item.title[:100]}")
     return scores
+
+
+def _key(item: Item, detected: str | None) -> str:
+    """Scores are kept per language, and per file when the items come from several ("items.jsonl en")."""
+    language = item.lang or detected or "??"
+    return f"{item.source} {language}" if item.source else language
 
 
 class _Reuse:
