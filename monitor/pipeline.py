@@ -6,8 +6,11 @@ first: a 304 ends a feed's work, a known entry costs one index lookup, an
 old entry is recorded without being fetched, and an article already seen
 through another feed is not read again.
 
-Extraction and language detection run in worker processes (one per core),
-feed parsing in a thread, so the event loop keeps fetching meanwhile.
+Feed parsing and page reading (the quick text, then extraction) run in
+worker processes (one per core); language detection and the sentence
+encoder run in threads of this process, each loaded once, so the event loop
+keeps fetching meanwhile. An article is judged by monitor.relevance: the
+keyword rules on its text, its topics on its title and lead.
 """
 
 from __future__ import annotations

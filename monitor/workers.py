@@ -1,4 +1,4 @@
-"""Worker processes for the CPU-bound steps (main-text extraction, language detection).
+"""Worker processes for the CPU-bound steps (feed parsing, reading pages: the quick text, extraction).
 
 Each worker is a process of its own, so the steps use every core, and a step
 that runs away (a page built to take minutes to parse) can be stopped: past

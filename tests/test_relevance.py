@@ -283,3 +283,22 @@ def test_on_real_english_and_dutch_news_items_it_does_not_see_the_shipped_config
     for language, floor in (("en", 0.85), ("nl", 0.80)):   # measured: see README, "How well it works"
         precision, recall = float(rows[language][4]), float(rows[language][5])
         assert precision >= floor and recall >= floor, rows[language]
+
+
+@pytest.mark.parametrize("mode,words,meaning,alerts", [
+    ("keywords", True, False, True), ("keywords", False, True, False),
+    ("topic", False, True, True), ("topic", True, False, False),
+    ("either", True, False, True), ("either", False, True, True), ("either", False, False, False),
+    ("both", True, True, True), ("both", True, False, False), ("both", False, True, False),
+])
+def test_a_rules_mode_combines_its_words_and_its_topic(tmp_path, mode, words, meaning, alerts):
+    from monitor.config import load
+    from monitor.models import Hit, Match, Relevance
+
+    rules = TOPIC_RULES.replace('mode = "both"', f'mode = "{mode}"')
+    if mode == "topic":
+        rules = rules.replace('any = ["export controls"]\n', "")
+    judge = load(write_config(tmp_path, [], rules=rules), environ={}).judge
+    found = [Match("export-words", (Hit("export controls", "…export controls…"),))] if words else []
+    verdict = {"blacklists": Relevance("blacklists", 0.9 if meaning else 0.1, 0.35, False)}
+    assert ("export-words" in [m.rule for m in judge.decide(found, verdict)]) is alerts
