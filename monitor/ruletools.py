@@ -116,8 +116,15 @@ def render_explanation(reading: Reading, explanation: Explanation, color: bool) 
         else:
             lines.append(style(f"no match {plan.name}{how}", fg="red", bold=True))
             if verdict is not None:
-                lines += [f"    {reason}" for reason in verdict.reasons]
+                lines += [f"    {_shortened(reason)}" for reason in verdict.reasons]
     return lines
+
+
+def _shortened(reason: str, limit: int = 240) -> str:
+    """A reason that quotes a long clause keeps its start and its verdict (the end), not the whole clause."""
+    if len(reason) <= limit:
+        return reason
+    return f"{reason[:limit - 80].rstrip()} … {reason[-70:].lstrip()}"
 
 
 def _how(plan: RulePlan, verdict: Verdict | None, relevance: Relevance | None) -> str:
