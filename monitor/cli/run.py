@@ -1,0 +1,136 @@
+"""check and run: the commands that poll feeds and deliver alerts."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sys
+from contextlib import asynccontextmanager
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING, AsyncIterator
+
+import click
+
+from monitor.cli import (
+    EXIT_FAILED,
+    EXIT_OK,
+    _assessor,
+    _config_option,
+    _interruptible,
+    _load,
+    _log_level,
+    _open_store,
+    _verbosity_option,
+    _when,
+    cli,
+    utcnow,
+)
+from monitor.config import Settings
+
+if TYPE_CHECKING:
+    from monitor.pipeline import Pipeline
+
+
+@asynccontextmanager
+async def _runtime(settings: Settings) -> AsyncIterator[Pipeline]:
+    """Open the store and the HTTP client, and build the pipeline around them."""
+    from monitor.faults import CrashPoints
+    from monitor.fetch import HttpClient, Limits
+    from monitor.notify import Notifier
+    from monitor.pipeline import Pipeline
+    from monitor.tasks import worker_state
+    from monitor.workers import CpuPool, default_size
+
+    store = _open_store(settings)
+    notifier = Notifier(settings.targets, sys.stdout)
+    try:
+        store.sync_feeds(settings.feeds)
+        limits = Limits(timeout=settings.timeout.total_seconds())
+        async with HttpClient(user_agent=settings.user_agent, private_networks=settings.private_networks,
+                              limits=limits) as client, CpuPool(default_size(), partial(worker_state, settings.ruleset.prefilter)) as cpu:
+            yield Pipeline(settings, store, client, notifier, cpu, assessor=_assessor(settings),
+                           crash=CrashPoints(os.environ))
+    finally:
+        notifier.close()
+        store.close()
+
+
+@cli.command()
+@_config_option
+@_verbosity_option
+@click.option("--force", is_flag=True, help="Poll every feed now, even those not due yet (backoff, Retry-After, ...).")
+def check(config_path: Path | None, verbose: int, quiet: bool, force: bool) -> None:
+    """Poll every feed that is due once, deliver pending alerts, exit.
+
+    A feed is due when its interval has passed, and, after a failure, its
+    backoff or the server's Retry-After; --force polls every feed now.
+    Exit 0 when every feed was fetched and every alert delivered, 1 when a feed
+    failed (or is still failing) or an alert is still undelivered, 2 when the config is wrong.
+    """
+    from monitor.logs import configure
+
+    configure(_log_level(verbose, quiet, logging.WARNING))
+    settings = _load(config_path)
+
+    async def one_pass():
+        async with _runtime(settings) as pipeline:
+            report = await pipeline.check(utcnow, force=force)
+            labels = {d.id: pipeline.notifier.label(d.target) for d in report.undelivered}
+            return report, labels
+
+    report, labels = _interruptible(one_pass())
+    problems = [f'feed "{f.feed}" failed: {f.error}' for f in report.feeds if not f.ok]
+    problems += [f'feed "{w.name}" is failing: {w.last_error} ({w.errors} failure{"s" * (w.errors != 1)} in a row; '
+                 f"next try {_when(w.next_check)}, or now with --force)" for w in report.waiting if w.errors]
+    orphaned = {i for ids in report.delivery.orphaned.values() for i in ids}
+    problems += [_orphans_line(channel, len(ids), channel in settings.channels)
+                 for channel, ids in report.delivery.orphaned.items()]
+    problems += [
+        f'alert {d.id} for channel "{d.channel}" not delivered to {labels[d.id]}'
+        f" (attempt {d.attempts}{', now a dead letter' if d.status == 'dead' else ''}): {d.last_error or 'not sent yet'}"
+        for d in report.undelivered if d.id not in orphaned
+    ]
+    for line in problems:
+        click.echo(f"monitor: {line}", err=True)
+    if not quiet:
+        fetched = sum(f.status not in ("304", "error") for f in report.feeds)
+        unchanged = sum(f.status == "304" for f in report.feeds)
+        waiting = (f", {len(report.waiting)} not due yet (the next at {_when(report.waiting[0].next_check)})"
+                   if report.waiting else "")
+        click.echo(
+            f"monitor: {len(report.feeds) + len(report.waiting)} feeds: {fetched} fetched, {unchanged} not modified, "
+            f"{len(report.feeds) - fetched - unchanged} failed{waiting}; "
+            f"{sum(f.new for f in report.feeds)} new entries, {sum(f.alerts for f in report.feeds)} alerted; "
+            f"{report.delivery.sent} alerts delivered, {len(report.undelivered)} undelivered",
+            err=True,
+        )
+    raise SystemExit(EXIT_FAILED if problems else EXIT_OK)
+
+
+@cli.command()
+@_config_option
+@_verbosity_option
+def run(config_path: Path | None, verbose: int, quiet: bool) -> None:
+    """Poll every feed on its own interval until SIGTERM or SIGINT."""
+    from monitor.daemon import Daemon
+    from monitor.logs import configure
+    from monitor.systemd import Notify
+
+    configure(_log_level(verbose, quiet, logging.INFO))
+    settings = _load(config_path)
+
+    async def forever():
+        async with _runtime(settings) as pipeline:
+            await Daemon(pipeline, utcnow, systemd=Notify(os.environ)).run()
+
+    asyncio.run(forever())
+
+
+def _orphans_line(channel: str, count: int, still_there: bool) -> str:
+    alerts = "1 undelivered alert" if count == 1 else f"{count} undelivered alerts"
+    now_dead = "is now a dead letter" if count == 1 else "are now dead letters"
+    where = (f'channel "{channel}" lost a URL from the config: {alerts} to it {now_dead}' if still_there else
+             f'channel "{channel}" is no longer in the config: its {alerts} {now_dead}')
+    return f"{where} (monitor alerts --status dead lists them; monitor retry queues them again)"
