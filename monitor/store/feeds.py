@@ -24,6 +24,7 @@ class FeedState:
     last_status: str | None
     errors: int                 # consecutive failures
     last_error: str | None
+    entries: int = 0            # entries known (only from feed_overview)
 
 
 @dataclass(frozen=True)
@@ -111,6 +112,21 @@ class FeedQueries(Database):
             f"""SELECT name, next_check, last_checked, last_status, errors, last_error FROM feeds
                 WHERE name IN ({','.join('?' * len(names))}) ORDER BY next_check""", tuple(names))
         return [FeedState(*row) for row in rows]
+
+    def feed_overview(self) -> list[FeedState]:
+        """Every feed in the config (the active ones), with the count of entries it brought."""
+        rows = self._read(
+            """SELECT f.name, f.next_check, f.last_checked, f.last_status, f.errors, f.last_error,
+                      (SELECT count(*) FROM entries e WHERE e.feed = f.name)
+               FROM feeds f WHERE f.active = 1 ORDER BY f.name""")
+        return [FeedState(*row) for row in rows]
+
+    def next_poll(self) -> FeedState | None:
+        """The active feed due first."""
+        rows = self._read(
+            """SELECT name, next_check, last_checked, last_status, errors, last_error FROM feeds
+               WHERE active = 1 ORDER BY next_check LIMIT 1""")
+        return FeedState(*rows[0]) if rows else None
 
     def reschedule(self, name: str, next_check: datetime) -> None:
         """Make a feed due at ``next_check`` without recording a poll (an interrupted one, say)."""

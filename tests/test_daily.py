@@ -1,0 +1,62 @@
+"""Daily use: the commands and the output a person relies on every day (issue 10)."""
+
+from __future__ import annotations
+
+import re
+import threading
+from datetime import datetime, timezone
+
+from conftest import assert_no_traceback, query, run_monitor, write_config
+from content import ARTICLES, item_for, rss
+from test_run import daemon_factory, wait_for  # noqa: F401 (a fixture)
+
+
+def feed_with(site, slugs, path="/feed"):
+    return site.put(path, rss("wire", [item_for(ARTICLES[s], site) for s in slugs]), "application/rss+xml")
+
+
+# monitor feeds ---------------------------------------------------------------------------------------------------
+
+def test_feeds_shows_each_feed_with_its_last_poll_status_entries_failures_and_next_poll(site, tmp_path):
+    good = feed_with(site, ["en-chips", "en-football"])
+    config = write_config(tmp_path, [{"name": "wire", "url": good, "interval": "1h"},
+                                     {"name": "gone", "url": site.url("/missing.xml")},
+                                     {"name": "later", "url": good + "?x", "interval": "2h"}])
+    result = run_monitor("check", "--config", str(config))
+    assert result.code == 1, result.output
+    result = run_monitor("feeds", "--config", str(config))
+    assert result.code == 0, result.output
+    assert_no_traceback(result)
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == ["FEED", "LAST", "POLL", "STATUS", "ENTRIES", "FAILURES", "NEXT", "POLL"]
+    wire = next(line for line in lines if line.startswith("wire "))
+    assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\s+200\s+2\s+0\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \(in (59|60)m\)",
+                     wire), wire
+    gone = lines.index(next(line for line in lines if line.startswith("gone ")))
+    assert re.search(r"\s+error\s+0\s+1\s+", lines[gone]), lines[gone]
+    assert "last error:" in lines[gone + 1] and "404" in lines[gone + 1]
+
+
+def test_feeds_on_a_database_that_does_not_exist_says_so(tmp_path):
+    config = write_config(tmp_path, [{"name": "wire", "url": "http://127.0.0.1:9/feed"}])
+    result = run_monitor("feeds", "--config", str(config))
+    assert result.code == 2 and "no database at" in result.stderr, result.output
+    assert not (tmp_path / "monitor.db").exists()
+
+
+def test_run_says_once_when_every_feed_is_waiting_and_when_the_next_poll_is(site, tmp_path, daemon_factory):
+    url = feed_with(site, ["en-football"])
+    config = write_config(tmp_path, [{"name": "wire", "url": url, "interval": "1h"}])
+    daemon = daemon_factory(config)
+    lines: list[str] = []
+    threading.Thread(target=lambda: lines.extend(daemon.proc.stderr), daemon=True).start()
+    wait_for(lambda: any("event=all_feeds_waiting" in line for line in lines), what="the waiting line")
+    wait_for(lambda: sum("event=daemon_started" in line for line in lines) == 1, what="the start line")
+    daemon.proc.terminate()
+    daemon.proc.wait(15)
+    wait_for(lambda: any("event=daemon_stopped" in line for line in lines), what="the end of the log")
+    waiting = [line for line in lines if "event=all_feeds_waiting" in line]
+    assert len(waiting) == 1, "".join(lines)   # once, not every tick
+    (next_check,) = query(tmp_path / "monitor.db", "SELECT next_check FROM feeds")[0]
+    due = datetime.fromtimestamp(next_check, timezone.utc).isoformat(timespec="seconds")
+    assert f"next_poll={due}" in waiting[0] and "feed=wire" in waiting[0]
