@@ -60,3 +60,38 @@ def test_run_says_once_when_every_feed_is_waiting_and_when_the_next_poll_is(site
     (next_check,) = query(tmp_path / "monitor.db", "SELECT next_check FROM feeds")[0]
     due = datetime.fromtimestamp(next_check, timezone.utc).isoformat(timespec="seconds")
     assert f"next_poll={due}" in waiting[0] and "feed=wire" in waiting[0]
+
+
+# monitor test -----------------------------------------------------------------------------------------------------
+
+def test_test_sends_to_each_target_and_gives_apprise_reason_for_a_failure(webhook, tmp_path):
+    from servers import Webhook
+
+    with Webhook() as failing:
+        failing.fail_with = 403
+        config = write_config(tmp_path, [], channels={"team": [webhook.url("/team"), failing.url("/t0ken12345")],
+                                                      "ops": webhook.url("/ops")})
+        result = run_monitor("test", "--config", str(config))
+        assert_no_traceback(result)
+        assert result.code == 1, result.output
+        lines = result.stdout.splitlines()
+        assert len(lines) == 3, result.output
+        assert lines[0].startswith("team -> json://127.0.0.1") and lines[0].endswith(": sent")
+        assert lines[1].startswith("team -> ") and ": failed: " in lines[1] and "403" in lines[1], lines[1]
+        assert lines[2].startswith("ops -> ") and lines[2].endswith(": sent")
+        assert "t0ken12345" not in result.output
+        assert "1 of 3 targets failed" in result.stderr
+        assert sorted(m["path"] for m in webhook.received) == ["/ops", "/team"]
+        assert all("test" in m["title"] for m in webhook.received)
+
+        webhook.received.clear()
+        result = run_monitor("test", "ops", "--config", str(config))
+        assert result.code == 0, result.output
+        assert [m["path"] for m in webhook.received] == ["/ops"]
+
+
+def test_test_names_an_unknown_channel(webhook, tmp_path):
+    config = write_config(tmp_path, [], channels={"hook": webhook.url()})
+    result = run_monitor("test", "hooks", "--config", str(config))
+    assert result.code == 2 and "no channel named 'hooks'" in result.stderr and "(channels: hook)" in result.stderr
+    assert not webhook.received and not (tmp_path / "monitor.db").exists()

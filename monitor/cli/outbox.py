@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from monitor.cli import EXIT_CONFIG, _config_option, _fail, _load, _open_store, cli, utcnow
+from monitor.cli import EXIT_CONFIG, EXIT_FAILED, _config_option, _fail, _interruptible, _load, _open_store, cli, utcnow
 
 
 @cli.command()
@@ -63,3 +63,45 @@ def retry(config_path: Path | None, ids: tuple[int, ...]) -> None:
     finally:
         store.close()
     click.echo(f"{count} dead deliveries queued again" + ("" if count else " (none were dead)"))
+
+
+@cli.command(name="test")
+@_config_option
+@click.argument("channel", required=False)
+def test_channels(config_path: Path | None, channel: str | None) -> None:
+    """Send a test message to each target of CHANNEL (default: every channel) and say how each went."""
+    import asyncio
+    import logging
+    import sys
+
+    from monitor.logs import configure
+    from monitor.models import Delivery
+    from monitor.notify import Notifier
+
+    configure(logging.CRITICAL)   # apprise's reasons are captured with each result, not printed
+    settings = _load(config_path)
+    if not settings.targets:
+        click.echo("no channels in the config: alerts are printed to standard output, nothing to test")
+        return
+    if channel is not None and channel not in settings.channels:
+        _fail(EXIT_CONFIG, f"no channel named {channel!r} in {settings.path} "
+                           f"(channels: {', '.join(settings.channels)})")
+    targets = [t for t in settings.targets if channel is None or t.channel == channel]
+    now = utcnow()
+    title = "monitor: test message"
+    body = (f"A test from monitor ({now:%Y-%m-%d %H:%M} UTC): alerts for this channel will arrive here.")
+
+    async def send_all():
+        notifier = Notifier(settings.targets, sys.stdout)
+        try:
+            return await asyncio.gather(*(notifier.send(Delivery(0, t.channel, t.key, title, body, 1, now.timestamp()))
+                                          for t in targets))
+        finally:
+            notifier.close()
+
+    failed = 0
+    for target, error in zip(targets, _interruptible(send_all())):
+        failed += error is not None
+        click.echo(f"{target.channel} -> {target.label}: " + ("sent" if error is None else f"failed: {error}"))
+    if failed:
+        _fail(EXIT_FAILED, f"{failed} of {len(targets)} targets failed")
