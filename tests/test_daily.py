@@ -95,3 +95,59 @@ def test_test_names_an_unknown_channel(webhook, tmp_path):
     result = run_monitor("test", "hooks", "--config", str(config))
     assert result.code == 2 and "no channel named 'hooks'" in result.stderr and "(channels: hook)" in result.stderr
     assert not webhook.received and not (tmp_path / "monitor.db").exists()
+
+
+# check --dry-run --------------------------------------------------------------------------------------------------
+
+def _snapshot(folder):
+    db = folder / "monitor.db"
+    rows = [query(db, f"SELECT * FROM {table}") for table in ("feeds", "entries", "articles", "alerts", "deliveries")]
+    return db.read_bytes(), db.stat().st_mtime_ns, rows
+
+
+def test_check_dry_run_shows_what_would_alert_sends_nothing_and_writes_nothing(site, webhook, tmp_path):
+    url = feed_with(site, ["en-chips", "en-football"])
+    config = write_config(tmp_path, [{"name": "wire", "url": url}], channels={"hook": webhook.url()})
+    result = run_monitor("check", "--dry-run", "--config", str(config))
+    assert_no_traceback(result)
+    assert result.code == 0, result.output
+    assert "would alert hook -> " in result.stdout and ARTICLES["en-chips"].title in result.stdout
+    assert ARTICLES["en-football"].title not in result.stdout
+    assert "dry run: nothing sent" in result.stderr
+    assert not webhook.received
+    assert not list(tmp_path.glob("monitor.db*"))          # not even created
+
+    assert run_monitor("check", "--config", str(config)).code == 0
+    assert len(webhook.received) == 1
+    feed_with(site, ["en-chips", "en-football", "en-huawei"])
+    before = _snapshot(tmp_path)[:2]
+    rows = _snapshot(tmp_path)[2]
+    result = run_monitor("check", "--dry-run", "--force", "--config", str(config))
+    assert result.code == 0, result.output
+    assert ARTICLES["en-huawei"].title in result.stdout and ARTICLES["en-chips"].title not in result.stdout
+    assert _snapshot(tmp_path) == (*before, rows)           # the database's bytes, time and rows
+    assert len(webhook.received) == 1
+    # and the real pass still finds the article new
+    assert run_monitor("check", "--force", "--config", str(config)).code == 0
+    assert len(webhook.received) == 2 and ARTICLES["en-huawei"].title in webhook.received[1]["title"]
+
+
+# monitor init -----------------------------------------------------------------------------------------------------
+
+def test_init_writes_a_commented_config_that_validates_and_never_overwrites(tmp_path):
+    result = run_monitor("init", cwd=tmp_path)
+    assert result.code == 0, result.output
+    written = (tmp_path / "config.toml").read_text(encoding="utf-8")
+    assert written.count("\n#") >= 5 and "[[feeds]]" in written and "[[rules]]" in written
+    result = run_monitor("validate", cwd=tmp_path)
+    assert result.code == 0 and "config.toml: OK" in result.stdout, result.output
+    assert "warning" not in result.stderr
+
+    (tmp_path / "config.toml").write_text("# mine\n", encoding="utf-8")
+    result = run_monitor("init", cwd=tmp_path)
+    assert result.code == 2 and "already exists" in result.stderr, result.output
+    assert (tmp_path / "config.toml").read_text(encoding="utf-8") == "# mine\n"
+
+    other = tmp_path / "sub" / "other.toml"
+    result = run_monitor("init", "--config", str(other))
+    assert result.code == 2 and "cannot write" in result.stderr and "Traceback" not in result.output

@@ -6,7 +6,9 @@ import asyncio
 import logging
 import os
 import sys
+import tempfile
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, AsyncIterator
@@ -14,6 +16,7 @@ from typing import TYPE_CHECKING, AsyncIterator
 import click
 
 from monitor.cli import (
+    EXIT_CONFIG,
     EXIT_FAILED,
     EXIT_OK,
     _assessor,
@@ -21,6 +24,7 @@ from monitor.cli import (
     _interruptible,
     _load,
     _log_level,
+    _fail,
     _open_store,
     _verbosity_option,
     _when,
@@ -31,20 +35,40 @@ from monitor.config import Settings
 
 if TYPE_CHECKING:
     from monitor.pipeline import Pipeline
+    from monitor.store import Store
 
 
 @asynccontextmanager
-async def _runtime(settings: Settings) -> AsyncIterator[Pipeline]:
-    """Open the store and the HTTP client, and build the pipeline around them."""
+async def _runtime(settings: Settings, *, dry_run: bool = False) -> AsyncIterator[Pipeline]:
+    """Open the store and the HTTP client, and build the pipeline around them.
+    ``dry_run``: the pass works on a copy of the database, and its notifier sends nothing."""
+    if not dry_run:
+        async with _pipeline(settings, _open_store(settings)) as pipeline:
+            yield pipeline
+        return
+    from monitor.errors import StoreError
+    from monitor.store import copy_database
+
+    with tempfile.TemporaryDirectory(prefix="monitor-dry-run-") as folder:
+        copy = Path(folder) / settings.database.name
+        try:
+            copy_database(settings.database, copy)
+        except StoreError as exc:
+            _fail(EXIT_CONFIG, f"{settings.path}: monitor.database: {exc}")
+        async with _pipeline(settings, _open_store(replace(settings, database=copy)), dry_run=True) as pipeline:
+            yield pipeline
+
+
+@asynccontextmanager
+async def _pipeline(settings: Settings, store: Store, *, dry_run: bool = False) -> AsyncIterator[Pipeline]:
     from monitor.faults import CrashPoints
     from monitor.fetch import HttpClient, Limits
-    from monitor.notify import Notifier
+    from monitor.notify import DryRun, Notifier
     from monitor.pipeline import Pipeline
     from monitor.tasks import worker_state
     from monitor.workers import CpuPool, default_size
 
-    store = _open_store(settings)
-    notifier = Notifier(settings.targets, sys.stdout)
+    notifier = (DryRun if dry_run else Notifier)(settings.targets, sys.stdout)
     try:
         store.sync_feeds(settings.feeds)
         limits = Limits(timeout=settings.timeout.total_seconds())
@@ -61,13 +85,16 @@ async def _runtime(settings: Settings) -> AsyncIterator[Pipeline]:
 @_config_option
 @_verbosity_option
 @click.option("--force", is_flag=True, help="Poll every feed now, even those not due yet (backoff, Retry-After, ...).")
-def check(config_path: Path | None, verbose: int, quiet: bool, force: bool) -> None:
+@click.option("--dry-run", is_flag=True, help="Show what would alert; send nothing and write nothing to the database.")
+def check(config_path: Path | None, verbose: int, quiet: bool, force: bool, dry_run: bool) -> None:
     """Poll every feed that is due once, deliver pending alerts, exit.
 
     A feed is due when its interval has passed, and, after a failure, its
     backoff or the server's Retry-After; --force polls every feed now.
     Exit 0 when every feed was fetched and every alert delivered, 1 when a feed
     failed (or is still failing) or an alert is still undelivered, 2 when the config is wrong.
+    --dry-run does the same work on a copy of the database, and prints the
+    alerts it would send instead of sending them.
     """
     from monitor.logs import configure
 
@@ -75,7 +102,7 @@ def check(config_path: Path | None, verbose: int, quiet: bool, force: bool) -> N
     settings = _load(config_path)
 
     async def one_pass():
-        async with _runtime(settings) as pipeline:
+        async with _runtime(settings, dry_run=dry_run) as pipeline:
             report = await pipeline.check(utcnow, force=force)
             labels = {d.id: pipeline.notifier.label(d.target) for d in report.undelivered}
             return report, labels
@@ -99,11 +126,13 @@ def check(config_path: Path | None, verbose: int, quiet: bool, force: bool) -> N
         unchanged = sum(f.status == "304" for f in report.feeds)
         waiting = (f", {len(report.waiting)} not due yet (the next at {_when(report.waiting[0].next_check)})"
                    if report.waiting else "")
+        sent = (f"{report.delivery.sent} alerts would be sent; dry run: nothing sent, nothing written to "
+                f"{settings.database}" if dry_run else
+                f"{report.delivery.sent} alerts delivered, {len(report.undelivered)} undelivered")
         click.echo(
             f"monitor: {len(report.feeds) + len(report.waiting)} feeds: {fetched} fetched, {unchanged} not modified, "
             f"{len(report.feeds) - fetched - unchanged} failed{waiting}; "
-            f"{sum(f.new for f in report.feeds)} new entries, {sum(f.alerts for f in report.feeds)} alerted; "
-            f"{report.delivery.sent} alerts delivered, {len(report.undelivered)} undelivered",
+            f"{sum(f.new for f in report.feeds)} new entries, {sum(f.alerts for f in report.feeds)} alerted; {sent}",
             err=True,
         )
     raise SystemExit(EXIT_FAILED if problems else EXIT_OK)

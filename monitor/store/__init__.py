@@ -14,6 +14,7 @@ Times are stored as Unix seconds (REAL), and are handed in by the caller.
 A PostgreSQL store for several cooperating instances would replace this package.
 """
 
+from monitor.store.base import copy_database
 from monitor.store.feeds import FeedCache, FeedQueries, FeedState, StoredArticle
 from monitor.store.outbox import STATUSES, DeliveryRow, OutboxQueries
 
@@ -22,4 +23,4 @@ class Store(FeedQueries, OutboxQueries):
     """Open (and create or migrate) the database at a path."""
 
 
-__all__ = ["Store", "FeedCache", "FeedState", "DeliveryRow", "STATUSES", "StoredArticle"]
+__all__ = ["Store", "copy_database", "FeedCache", "FeedState", "DeliveryRow", "STATUSES", "StoredArticle"]
