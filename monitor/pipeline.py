@@ -52,6 +52,7 @@ class FeedOutcome:
     error: str | None = None
     new: int = 0                # entries never seen before
     alerts: int = 0             # articles that produced alerts
+    first_look: int = 0         # entries a new feed already held: recorded as seen, not alerted
 
 
 @dataclass
@@ -108,6 +109,7 @@ class Pipeline:
             )
             parsed = None
             new = alerted = 0
+            first_look = cache.first_polled is None and not feed.catch_up
             if not response.not_modified:
                 parsed = await self.cpu.run(tasks.parse, feed.name, response.body, response.url,
                                             response.headers.get("content-type"),
@@ -115,7 +117,7 @@ class Pipeline:
                 if parsed.declarations_removed:
                     log.warning(kv("feed_declarations_removed", feed=feed.name,
                                    reason="DOCTYPE or ENTITY declarations (entity expansion) taken out"))
-                new, alerted, errors = await self._process_entries(feed, parsed, now)
+                new, alerted, errors = await self._process_entries(feed, parsed, now, first_look=first_look)
                 if errors:
                     return self._failed(feed, now, clock(), cache.errors + 1,
                                         f"{len(errors)} entries could not be processed: {errors[0]!r}")
@@ -140,7 +142,11 @@ class Pipeline:
         log.info(kv("feed_polled", feed=feed.name, status=response.status,
                     entries=len(parsed.entries) if parsed else None, new=new, alerts=alerted,
                     next=next_check.isoformat(timespec="seconds")))
-        return FeedOutcome(feed.name, True, str(response.status), new=new, alerts=alerted)
+        if first_look and new:
+            log.info(kv("feed_first_look", feed=feed.name, entries=new,
+                        hint="a new feed: what it holds is recorded as seen; catch_up = true alerts it"))
+        return FeedOutcome(feed.name, True, str(response.status), new=new, alerts=alerted,
+                           first_look=new if first_look else 0)
 
     def _failed(self, feed: FeedConfig, now: datetime, ended: datetime, errors: int, reason: str,
                 retry_after: str | None = None) -> FeedOutcome:
@@ -164,12 +170,17 @@ class Pipeline:
                 if targets]
 
     async def _process_entries(
-        self, feed: FeedConfig, parsed: ParsedFeed, now: datetime
+        self, feed: FeedConfig, parsed: ParsedFeed, now: datetime, *, first_look: bool = False
     ) -> tuple[int, int, list[BaseException]]:
-        """Process the entries not seen before; returns (new, alerted, errors)."""
+        """Process the entries not seen before; returns (new, alerted, errors). On a new feed's
+        ``first_look`` they are what it held before monitor knew it: recorded as seen, not read."""
         unique = list({entry.key: entry for entry in parsed.entries}.values())
         known = self.store.known_entries(feed.name, [entry.key for entry in unique])
         new = [entry for entry in unique if entry.key not in known]
+        if first_look:
+            for entry in new:
+                self.store.record_entry(entry, now, entry.published or now, status="first_look")
+            return len(new), 0, []
         hint = feed.language or parsed.language
         results = await asyncio.gather(*(self._process(entry, hint, now) for entry in new), return_exceptions=True)
         errors = [r for r in results if isinstance(r, BaseException)]

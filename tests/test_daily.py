@@ -151,3 +151,42 @@ def test_init_writes_a_commented_config_that_validates_and_never_overwrites(tmp_
     other = tmp_path / "sub" / "other.toml"
     result = run_monitor("init", "--config", str(other))
     assert result.code == 2 and "cannot write" in result.stderr and "Traceback" not in result.output
+
+
+# a first look without a flood -------------------------------------------------------------------------------------
+
+def test_a_new_feed_first_look_records_what_it_holds_as_seen_and_alerts_what_comes_after(site, webhook, tmp_path):
+    url = feed_with(site, ["en-chips", "en-football"])
+    config = write_config(tmp_path, [{"name": "wire", "url": url}], channels={"hook": webhook.url()}, catch_up=False)
+    result = run_monitor("check", "--config", str(config))
+    assert result.code == 0, result.output
+    assert not webhook.received                              # no flood from the backlog
+    assert "2 entries that new feeds already held were recorded as seen" in result.stderr
+    assert "catch_up = true" in result.stderr
+    feed_with(site, ["en-chips", "en-football", "en-huawei"])
+    result = run_monitor("check", "--force", "--config", str(config))
+    assert result.code == 0, result.output
+    assert len(webhook.received) == 1 and ARTICLES["en-huawei"].title in webhook.received[0]["title"]
+    assert "already held" not in result.stderr
+
+
+def test_catch_up_per_feed_or_for_all_alerts_what_a_new_feed_holds(site, webhook, tmp_path):
+    url = feed_with(site, ["en-chips"])
+    other = feed_with(site, ["en-huawei"], path="/other")
+    config = write_config(tmp_path, [{"name": "wire", "url": url, "catch_up": True}, {"name": "other", "url": other}],
+                          channels={"hook": webhook.url()}, catch_up=False)
+    assert run_monitor("check", "--config", str(config)).code == 0
+    assert [ARTICLES["en-chips"].title in m["title"] for m in webhook.received] == [True]
+
+    (tmp_path / "monitor.db").unlink()
+    webhook.received.clear()
+    config = write_config(tmp_path, [{"name": "wire", "url": url}, {"name": "other", "url": other, "catch_up": False}],
+                          channels={"hook": webhook.url()}, monitor="private_networks = true\ncatch_up = true\n")
+    assert run_monitor("check", "--config", str(config)).code == 0
+    assert [ARTICLES["en-chips"].title in m["title"] for m in webhook.received] == [True]
+
+
+def test_catch_up_that_is_not_true_or_false_is_a_config_error_naming_the_key(tmp_path):
+    config = write_config(tmp_path, [{"name": "wire", "url": "http://127.0.0.1:9/f", "catch_up": "yes"}])
+    result = run_monitor("validate", "--config", str(config))
+    assert result.code == 2 and 'feeds[0] "wire".catch_up' in result.stderr, result.output

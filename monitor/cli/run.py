@@ -129,6 +129,10 @@ def check(config_path: Path | None, verbose: int, quiet: bool, force: bool, dry_
         sent = (f"{report.delivery.sent} alerts would be sent; dry run: nothing sent, nothing written to "
                 f"{settings.database}" if dry_run else
                 f"{report.delivery.sent} alerts delivered, {len(report.undelivered)} undelivered")
+        seen = sum(f.first_look for f in report.feeds)
+        if seen:
+            click.echo(f"monitor: {seen} entries that new feeds already held were recorded as seen, not alerted "
+                       "(catch_up = true alerts them)", err=True)
         click.echo(
             f"monitor: {len(report.feeds) + len(report.waiting)} feeds: {fetched} fetched, {unchanged} not modified, "
             f"{len(report.feeds) - fetched - unchanged} failed{waiting}; "

@@ -22,6 +22,7 @@ database = "monitor.db"      # next to this file; created by the first check or 
 interval = "15m"             # how often each feed is polled (a number and a unit: 30s, 15m, 2h, 1d)
 max_age = "2d"               # older entries are recorded but never alerted
 private_networks = false     # never fetch article links that point into a private network
+catch_up = false             # a new feed's first poll records what it holds as seen; true alerts it too
 
 # One table per feed. name: your label for it; language: a hint when the feed does not say.
 [[feeds]]

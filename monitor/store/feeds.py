@@ -32,6 +32,7 @@ class FeedCache:
     etag: str | None
     last_modified: str | None
     errors: int
+    first_polled: float | None = None   # None: the feed was never polled with success (it is new)
 
 
 def insert_alert(db: sqlite3.Connection, alert: Alert, now: datetime, *,
@@ -90,7 +91,7 @@ class FeedQueries(Database):
                 )
 
     def feed_cache(self, name: str) -> FeedCache:
-        rows = self._read("SELECT etag, last_modified, errors FROM feeds WHERE name = ?", (name,))
+        rows = self._read("SELECT etag, last_modified, errors, first_polled FROM feeds WHERE name = ?", (name,))
         return FeedCache(*rows[0]) if rows else FeedCache(None, None, 0)
 
     def due_feeds(self, now: datetime) -> list[str]:
@@ -143,11 +144,11 @@ class FeedQueries(Database):
             (notified,) = db.execute("SELECT notified FROM feeds WHERE name = ?", (name,)).fetchone()
             db.execute(
                 """UPDATE feeds SET last_checked = ?, last_status = ?, next_check = ?, errors = 0, last_error = NULL,
-                     notified = 0,
+                     notified = 0, first_polled = coalesce(first_polled, ?),
                      etag = CASE WHEN ? THEN ? ELSE etag END,
                      last_modified = CASE WHEN ? THEN ? ELSE last_modified END
                    WHERE name = ?""",
-                (ts(now), status, ts(next_check), cache, etag, cache, last_modified, name),
+                (ts(now), status, ts(next_check), ts(now), cache, etag, cache, last_modified, name),
             )
             if notified:
                 for alert in recovered:
@@ -216,7 +217,7 @@ class FeedQueries(Database):
                     url, entry.feed, entry.title, ts(published), ts(now), status,
                     article.language if article else None,
                     article.language_confidence if article else None,
-                    text_source, kept_text, kept_page, entry.summary if status != "too_old" else None, score,
+                    text_source, kept_text, kept_page, entry.summary if status not in ("too_old", "first_look") else None, score,
                 ),
             ).fetchone()
             fresh = row is not None
