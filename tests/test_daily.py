@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sqlite3
 import threading
 from datetime import datetime, timezone
 
@@ -190,3 +191,39 @@ def test_catch_up_that_is_not_true_or_false_is_a_config_error_naming_the_key(tmp
     config = write_config(tmp_path, [{"name": "wire", "url": "http://127.0.0.1:9/f", "catch_up": "yes"}])
     result = run_monitor("validate", "--config", str(config))
     assert result.code == 2 and 'feeds[0] "wire".catch_up' in result.stderr, result.output
+
+
+# monitor alerts ---------------------------------------------------------------------------------------------------
+
+def test_alerts_one_line_each_with_article_feed_rules_and_targets_and_filters(site, webhook, tmp_path):
+    wire = feed_with(site, ["en-chips", "en-huawei"])
+    other = feed_with(site, ["de-exportkontrollen"], path="/other")
+    config = write_config(tmp_path, [{"name": "wire", "url": wire}, {"name": "zeitung", "url": other}],
+                          channels={"hook": [webhook.url("/a"), webhook.url("/b")]})
+    assert run_monitor("check", "--config", str(config)).code == 0
+    (rules_of_chips,) = query(tmp_path / "monitor.db", "SELECT group_concat(rule, ', ') FROM matches m "
+                              "JOIN articles a ON a.id = m.article_id WHERE a.url = ?", site.url("/news/en-chips"))[0]
+    result = run_monitor("alerts", "--config", str(config))
+    assert result.code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert len(lines) == 3, result.stdout                     # one line per alert, not per delivery
+    chips = next(line for line in lines if ARTICLES["en-chips"].title in line)
+    assert " wire " in chips and site.url("/news/en-chips") in chips
+    assert f"rules: {rules_of_chips}" in chips
+    assert chips.count(" sent json://127.0.0.1:") == 2
+    assert "method=" not in result.stdout and "overflow=" not in result.stdout   # apprise's defaults left out
+
+    by_feed = run_monitor("alerts", "--feed", "zeitung", "--config", str(config)).stdout.splitlines()
+    assert len(by_feed) == 1 and ARTICLES["de-exportkontrollen"].title in by_feed[0]
+    rule = rules_of_chips.split(", ")[0]
+    by_rule = run_monitor("alerts", "--rule", rule, "--config", str(config)).stdout
+    assert ARTICLES["en-chips"].title in by_rule
+    expected = {row[0] for row in query(tmp_path / "monitor.db", "SELECT a.title FROM articles a JOIN matches m "
+                                        "ON m.article_id = a.id WHERE m.rule = ?", rule)}
+    assert len(by_rule.splitlines()) == len(expected)
+    assert len(run_monitor("alerts", "--since", "1h", "--config", str(config)).stdout.splitlines()) == 3
+    with sqlite3.connect(tmp_path / "monitor.db") as db:
+        db.execute("UPDATE alerts SET created = created - 7200")
+    assert run_monitor("alerts", "--since", "1h", "--config", str(config)).stdout.strip() == "no deliveries"
+    bad = run_monitor("alerts", "--since", "soon", "--config", str(config))
+    assert bad.code == 2 and "--since" in bad.stderr and "Traceback" not in bad.output

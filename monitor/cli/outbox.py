@@ -13,32 +13,47 @@ from monitor.cli import EXIT_CONFIG, EXIT_FAILED, _config_option, _fail, _interr
 @cli.command()
 @_config_option
 @click.option("--status", "statuses", type=click.Choice(["pending", "sent", "dead"]), multiple=True,
-              help="Only these statuses (repeatable). Default: all.")
+              help="Only alerts with a delivery in these statuses (repeatable). Default: all.")
+@click.option("--rule", "rule_name", help="Only alerts for articles that matched this rule.")
+@click.option("--feed", "feed_name", help="Only alerts for articles from this feed.")
+@click.option("--since", help="Only alerts written this long ago or less (e.g. 2d, 6h).")
 @click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True, help="Newest first, at most this many.")
-def alerts(config_path: Path | None, statuses: tuple[str, ...], limit: int) -> None:
-    """List deliveries: pending, sent and dead (secrets masked)."""
+def alerts(config_path: Path | None, statuses: tuple[str, ...], rule_name: str | None, feed_name: str | None,
+           since: str | None, limit: int) -> None:
+    """List alerts, one line each: article, feed, rules, and each delivery's state (secrets masked)."""
+    from monitor import config as config_module
     from monitor.store import STATUSES
 
     settings = _load(config_path)
+    start = None
+    if since is not None:
+        try:
+            start = utcnow() - config_module.parse_duration(since)
+        except ValueError as exc:
+            _fail(EXIT_CONFIG, f"--since: {exc}")
     store = _open_store(settings, create=False)
     try:
-        rows = store.deliveries(statuses or STATUSES, limit=limit)
+        rows = store.alert_rows(statuses or STATUSES, rule=rule_name, feed=feed_name, since=start, limit=limit)
     finally:
         store.close()
     labels = {t.key: t.label for t in settings.targets}
     if not rows:
         click.echo("no deliveries")
+    colours = {"pending": "yellow", "sent": "green", "dead": "red"}
     for row in rows:
         created = datetime.fromtimestamp(row.created, timezone.utc).strftime("%Y-%m-%d %H:%M")
-        status = click.style(row.status, fg={"pending": "yellow", "sent": "green", "dead": "red"}[row.status])
-        click.echo(f"{row.id:>6}  {status:<7}  {created}  attempts {row.attempts}  "
-                   f"{row.channel} -> {labels.get(row.target, row.target)}")
-        click.echo(f"        {row.title}")
-        if row.status != "sent" and row.last_error:
-            click.echo(f"        last error: {row.last_error}")
-        if row.status == "pending":
-            due = datetime.fromtimestamp(row.next_attempt, timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
-            click.echo(f"        next attempt: {due} UTC")
+        about = " ".join(part for part in (
+            row.feed or {"feed_down": "(feed failing)", "feed_up": "(feed back)"}.get(row.kind, "-"),
+            row.title, row.url, f"rules: {', '.join(row.rules)}" if row.rules else None) if part)
+        states = ", ".join(f"#{d.id} {click.style(d.status, fg=colours[d.status])} {labels.get(d.target, d.target)}"
+                           for d in row.deliveries)
+        click.echo(f"{created}  {about}  ->  {row.channel}: {states}")
+        for d in row.deliveries:
+            if d.status != "sent" and d.last_error:
+                click.echo(f"    #{d.id} after {d.attempts} attempt{'s' * (d.attempts != 1)}, last error: {d.last_error}")
+            if d.status == "pending":
+                due = datetime.fromtimestamp(d.next_attempt, timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+                click.echo(f"    #{d.id} next attempt: {due} UTC")
 
 
 @cli.command()
