@@ -53,6 +53,7 @@ class FeedOutcome:
     new: int = 0                # entries never seen before
     alerts: int = 0             # articles that produced alerts
     first_look: int = 0         # entries a new feed already held: recorded as seen, not alerted
+    cause: str | None = None    # the error without the URL: the same for feeds that fail alike
 
 
 @dataclass
@@ -75,8 +76,10 @@ class Pipeline:
         assessor: Assessor | None = None,
         rng: random.Random | None = None,
         crash: CrashPoints = NO_CRASH,
+        failure_level: int = logging.WARNING,
     ):
         self.settings = settings
+        self.failure_level = failure_level   # check reports failed feeds itself, once: its log line is info
         self.store = store
         self.client = client
         self.notifier = notifier
@@ -122,7 +125,8 @@ class Pipeline:
                     return self._failed(feed, now, clock(), cache.errors + 1,
                                         f"{len(errors)} entries could not be processed: {errors[0]!r}")
         except (FetchError, FeedError, WorkerError) as exc:
-            return self._failed(feed, now, clock(), cache.errors + 1, str(exc), getattr(exc, "retry_after", None))
+            return self._failed(feed, now, clock(), cache.errors + 1, str(exc), getattr(exc, "retry_after", None),
+                                cause=getattr(exc, "reason", None))
         except asyncio.CancelledError:
             self.store.reschedule(feed.name, now)   # interrupted: due again at once
             raise
@@ -149,7 +153,7 @@ class Pipeline:
                            first_look=new if first_look else 0)
 
     def _failed(self, feed: FeedConfig, now: datetime, ended: datetime, errors: int, reason: str,
-                retry_after: str | None = None) -> FeedOutcome:
+                retry_after: str | None = None, *, cause: str | None = None) -> FeedOutcome:
         s = self.settings
         next_check = next_poll_after_failure(ended, feed.interval, errors, s.backoff_max,
                                              retry_after=retry_after) + poll_offset(feed.name, feed.interval)
@@ -157,9 +161,9 @@ class Pipeline:
                                      error=reason, retry_at=next_check)
         count = self.store.record_failure(feed.name, now, next_check, error=reason, notice_after=s.notice_after,
                                           notice=self._to_everyone(title, body))
-        log.warning(kv("feed_failed", feed=feed.name, failures=count, error=reason,
-                       retry_at=next_check.isoformat(timespec="seconds")))
-        return FeedOutcome(feed.name, False, "error", reason)
+        log.log(self.failure_level, kv("feed_failed", feed=feed.name, failures=count, error=reason,
+                                       retry_at=next_check.isoformat(timespec="seconds")))
+        return FeedOutcome(feed.name, False, "error", reason, cause=cause or reason)
 
     def _feed_up(self, feed: FeedConfig, now: datetime) -> list[Alert]:
         title, body = feed_up_text(feed=feed.name, url=feed.url, now=now)
@@ -292,7 +296,8 @@ class Pipeline:
 
     # a whole pass ------------------------------------------------------------
 
-    async def check(self, clock: Callable[[], datetime], *, force: bool = False) -> PassReport:
+    async def check(self, clock: Callable[[], datetime], *, force: bool = False,
+                    progress: Callable[[FeedOutcome, int], None] | None = None) -> PassReport:
         """``monitor check``: every feed that is due (every feed, with ``force``) once, then every
         pending alert. Due as for ``run``, so that backoff, Retry-After and the server's hints hold
         for a timer that runs ``check`` too. Feeds are not claimed: a pass that is killed leaves
@@ -300,7 +305,14 @@ class Pipeline:
         now = clock()
         due = set(self.store.due_feeds(now))
         taken = [feed for feed in self.settings.feeds if force or feed.name in due]
-        outcomes = await asyncio.gather(*(self.poll(feed, now, clock) for feed in taken))
+
+        async def poll(feed: FeedConfig) -> FeedOutcome:
+            outcome = await self.poll(feed, now, clock)
+            if progress is not None:
+                progress(outcome, len(taken))
+            return outcome
+
+        outcomes = await asyncio.gather(*(poll(feed) for feed in taken))
         delivery = await self.sender.deliver(clock, everything=True)
         self.prune(clock())
         undelivered = self.store.deliveries(["pending"]) + self.store.deliveries(["dead"], ids=delivery.dead)

@@ -227,3 +227,61 @@ def test_alerts_one_line_each_with_article_feed_rules_and_targets_and_filters(si
     assert run_monitor("alerts", "--since", "1h", "--config", str(config)).stdout.strip() == "no deliveries"
     bad = run_monitor("alerts", "--since", "soon", "--config", str(config))
     assert bad.code == 2 and "--since" in bad.stderr and "Traceback" not in bad.output
+
+
+# calm output ------------------------------------------------------------------------------------------------------
+
+def test_a_failed_feed_is_reported_once_not_as_a_log_line_and_a_message(site, tmp_path):
+    config = write_config(tmp_path, [{"name": "wire", "url": feed_with(site, ["en-football"])},
+                                     {"name": "gone", "url": site.url("/missing.xml")}])
+    result = run_monitor("check", "--config", str(config))
+    assert result.code == 1
+    (line,) = [line for line in result.stderr.splitlines() if "gone" in line]
+    assert line.startswith('monitor: feed "gone" failed: HTTP 404'), result.stderr
+    assert "event=feed_failed" not in result.stderr
+
+
+def test_when_every_feed_fails_alike_it_is_said_once(tmp_path):
+    feeds = [{"name": f"f{i}", "url": f"http://feed{i}.no-such-host.invalid/rss"} for i in range(3)]
+    config = write_config(tmp_path, feeds)
+    result = run_monitor("check", "--config", str(config))
+    assert result.code == 1
+    assert_no_traceback(result)
+    lines = [line for line in result.stderr.splitlines() if "feeds failed" in line or "failed:" in line]
+    assert lines == ["monitor: all 3 feeds failed: host names do not resolve: is this machine offline?"], \
+        result.stderr
+
+
+def test_check_on_a_terminal_shows_progress_and_ends_with_a_summary(site, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from conftest import monitor_env
+
+    config = write_config(tmp_path, [{"name": "wire", "url": feed_with(site, ["en-chips", "en-football"])},
+                                     {"name": "other", "url": feed_with(site, ["en-huawei"], path="/other")}])
+    master, slave = os.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "monitor", "check", "--config", str(config)],
+                            stdout=subprocess.DEVNULL, stderr=slave, env=monitor_env())
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    proc.wait(120)
+    os.close(master)
+    text = b"".join(chunks).decode()
+    assert "1/2 feeds polled" in text and "2/2 feeds polled, 3 new entries read" in text, text
+    assert text.rstrip().splitlines()[-1].strip("\r\x1b[K").startswith("monitor: 2 feeds: 2 fetched"), text
+
+
+def test_check_without_a_terminal_shows_no_progress(site, tmp_path):
+    config = write_config(tmp_path, [{"name": "wire", "url": feed_with(site, ["en-football"])}])
+    result = run_monitor("check", "--config", str(config))
+    assert "feeds polled" not in result.output and "\r" not in result.stderr

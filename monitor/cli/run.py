@@ -101,14 +101,26 @@ def check(config_path: Path | None, verbose: int, quiet: bool, force: bool, dry_
     configure(_log_level(verbose, quiet, logging.WARNING))
     settings = _load(config_path)
 
+    progress = _Progress(sys.stderr) if sys.stderr.isatty() and not quiet else None
+
     async def one_pass():
         async with _runtime(settings, dry_run=dry_run) as pipeline:
-            report = await pipeline.check(utcnow, force=force)
+            pipeline.failure_level = logging.INFO   # a failed feed is reported below, once
+            try:
+                report = await pipeline.check(utcnow, force=force, progress=progress)
+            finally:
+                if progress is not None:
+                    progress.clear()
             labels = {d.id: pipeline.notifier.label(d.target) for d in report.undelivered}
             return report, labels
 
     report, labels = _interruptible(one_pass())
-    problems = [f'feed "{f.feed}" failed: {f.error}' for f in report.feeds if not f.ok]
+    failed = [f for f in report.feeds if not f.ok]
+    causes = {f.cause for f in failed}
+    if len(failed) > 1 and len(failed) == len(report.feeds) and len(causes) == 1:
+        problems = [f"all {len(failed)} feeds failed: {_all_failed(causes.pop())}"]
+    else:
+        problems = [f'feed "{f.feed}" failed: {f.error}' for f in failed]
     problems += [f'feed "{w.name}" is failing: {w.last_error} ({w.errors} failure{"s" * (w.errors != 1)} in a row; '
                  f"next try {_when(w.next_check)}, or now with --force)" for w in report.waiting if w.errors]
     orphaned = {i for ids in report.delivery.orphaned.values() for i in ids}
@@ -159,6 +171,30 @@ def run(config_path: Path | None, verbose: int, quiet: bool) -> None:
             await Daemon(pipeline, utcnow, systemd=Notify(os.environ)).run()
 
     asyncio.run(forever())
+
+
+def _all_failed(cause: str) -> str:
+    if cause == "host name does not resolve":
+        return "host names do not resolve: is this machine offline?"
+    return cause
+
+
+class _Progress:
+    """On a terminal: feeds done out of the total, and entries read, on one line that is rewritten."""
+
+    def __init__(self, stream):
+        self.stream, self.done, self.read = stream, 0, 0
+
+    def __call__(self, outcome, total: int) -> None:
+        self.done += 1
+        self.read += outcome.new
+        self.stream.write(f"\r\033[Kmonitor: {self.done}/{total} feeds polled, {self.read} new entries read")
+        self.stream.flush()
+
+    def clear(self) -> None:
+        if self.done:
+            self.stream.write("\r\033[K")
+            self.stream.flush()
 
 
 def _orphans_line(channel: str, count: int, still_there: bool) -> str:
