@@ -206,7 +206,7 @@ def keywords_only(rules: str) -> str:
 
 def write_config(folder: Path, feed_urls: list[str], extra_rules: str = "", *, topic: bool = True) -> Path:
     rules = shipped_rules() if topic else keywords_only(shipped_rules())
-    lines = ["[monitor]", 'database = "monitor.db"', "private_networks = true", 'max_age = "3650d"',
+    lines = ["[monitor]", 'database = "monitor.db"', "private_networks = true", 'max_age = "3650d"', "catch_up = true",
              'timeout = "60s"', 'extract_timeout = "60s"', ""]
     for f, url in enumerate(feed_urls):
         lines += ["[[feeds]]", f'name = "feed{f}"', f'url = "{url}"', ""]

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 FILE_SUFFIX = "_file"
@@ -89,8 +89,9 @@ def read_channels(channels: Any, environ: dict[str, str], folder: Path) -> Chann
                     f"{key}: apprise does not accept this URL ({f'scheme {scheme!r}' if scheme else 'no scheme'})"
                 )
                 continue
-            label = mask_tokens(instance.url(privacy=True))
-            if literal and _holds_literal_secret(url, label, instance.url(privacy=False)):
+            masked = mask_tokens(instance.url(privacy=True))
+            label = without_defaults(masked, expanded)
+            if literal and _holds_literal_secret(url, masked, instance.url(privacy=False)):
                 result.literal_secrets = True
             result.targets.append(ChannelTarget(channel=channel, key=f"{channel}#{index}", label=label, url=expanded))
     return result
@@ -119,6 +120,19 @@ def mask_tokens(label: str) -> str:
     """apprise masks the secrets its plugins declare; a token in a path or a topic (json://host/TOKEN,
     ntfy://TOPIC) it leaves. Mask what looks like one: 8+ characters mixing letters and digits."""
     return _TOKENISH.sub(lambda m: f"{m.group()[0]}...{m.group()[-1]}", label)
+
+
+def without_defaults(label: str, written: str) -> str:
+    """The label without the query parameters apprise adds with their defaults (json:// gets
+    ``method=POST&overflow=upstream&retry=0&...``): only those the user wrote stay."""
+    try:
+        parts, mine = urlsplit(label), {key.lower() for key, _ in parse_qsl(urlsplit(written).query)}
+    except ValueError:
+        return label
+    if not parts.query:
+        return label
+    kept = "&".join(pair for pair in parts.query.split("&") if pair.split("=", 1)[0].lower() in mine)
+    return urlunsplit(parts._replace(query=kept))
 
 
 def _holds_literal_secret(raw: str, label: str, full: str) -> bool:

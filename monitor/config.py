@@ -92,6 +92,7 @@ class _Monitor(_Section):
     delivery_max_age: Duration = timedelta(days=2)
     extract_timeout: Duration = timedelta(seconds=20)
     keep_text: Duration = timedelta(days=30)
+    catch_up: bool = False
 
 
 class _Feed(_Section):
@@ -99,6 +100,7 @@ class _Feed(_Section):
     url: HttpUrl
     interval: Duration | None = None
     language: Language | None = None
+    catch_up: bool | None = None
 
 
 class _Rule(_Section):
@@ -137,6 +139,7 @@ class FeedConfig:
     url: str
     interval: timedelta
     language: str | None = None
+    catch_up: bool = False      # a new feed's first poll alerts what it already holds
 
 
 @dataclass(frozen=True)
@@ -317,7 +320,8 @@ def _settings(path: Path, parsed: _File, targets: list[ChannelTarget], database_
         timeout=m.timeout,
         user_agent=m.user_agent,
         feeds=tuple(
-            FeedConfig(f.name, f.url, f.interval or m.interval, f.language) for f in parsed.feeds
+            FeedConfig(f.name, f.url, f.interval or m.interval, f.language,
+                       m.catch_up if f.catch_up is None else f.catch_up) for f in parsed.feeds
         ),
         rules=tuple(
             RuleConfig(

@@ -46,6 +46,7 @@ class Daemon:
         self._polls: dict[str, asyncio.Task] = {}
         self._delivery: asyncio.Task | None = None
         self._stopping = False
+        self._waiting_told: float | None = None   # the next poll that the "all feeds waiting" line named
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -109,11 +110,23 @@ class Daemon:
                 task = asyncio.create_task(self.pipeline.poll(feed, now, self.clock), name=f"poll:{name}")
                 self._polls[name] = task
                 task.add_done_callback(lambda t, name=name: self._finished(name, t))
+        if not self._polls:
+            self._tell_waiting(now)
         if self._delivery is None or self._delivery.done():
             self._delivery = asyncio.create_task(
                 self.pipeline.sender.deliver(self.clock, stop=lambda: self._stopping), name="deliver"
             )
             self._delivery.add_done_callback(lambda t: self._finished(None, t))
+
+    def _tell_waiting(self, now: datetime) -> None:
+        """One line when every feed waits for its next poll: which one is next, and when."""
+        upcoming = self.pipeline.store.next_poll()
+        if upcoming is None or upcoming.next_check <= now.timestamp() or upcoming.next_check == self._waiting_told:
+            return
+        self._waiting_told = upcoming.next_check
+        due = datetime.fromtimestamp(upcoming.next_check, timezone.utc)
+        log.info(kv("all_feeds_waiting", feeds=len(self._feeds), next_poll=due.isoformat(timespec="seconds"),
+                    feed=upcoming.name, due_in=f"{max(0, round((due - now).total_seconds()))}s"))
 
     def _finished(self, name: str | None, task: asyncio.Task) -> None:
         if name is not None:

@@ -105,6 +105,18 @@ class Notifier:
         return scrub(" ".join(reasons) or "apprise reported a failure", target.url)
 
 
+class DryRun(Notifier):
+    """``check --dry-run``: says what would be sent, to whom, and sends nothing."""
+
+    async def send(self, delivery: Delivery) -> str | None:
+        if delivery.target != CONSOLE and delivery.target not in self._targets:
+            return f"target {delivery.target} is no longer in the config"
+        where = "standard output" if delivery.target == CONSOLE else f"{delivery.channel} -> {self.label(delivery.target)}"
+        self._console.write(f"would alert {where}: {delivery.title}\n")
+        self._console.flush()
+        return None
+
+
 def scrub(text: str, url: str) -> str:
     """Remove the URL and anything secret-looking in it (passwords, tokens, keys) from ``text``."""
     secrets = {url}

@@ -55,6 +55,8 @@ class FeedOutcome:
     error: str | None = None
     new: int = 0                # entries never seen before
     alerts: int = 0             # articles that produced alerts
+    first_look: int = 0         # entries a new feed already held: recorded as seen, not alerted
+    cause: str | None = None    # the error without the URL: the same for feeds that fail alike
 
 
 @dataclass
@@ -77,8 +79,10 @@ class Pipeline:
         assessor: Assessor | None = None,
         rng: random.Random | None = None,
         crash: CrashPoints = NO_CRASH,
+        failure_level: int = logging.WARNING,
     ):
         self.settings = settings
+        self.failure_level = failure_level   # check reports failed feeds itself, once: its log line is info
         self.store = store
         self.client = client
         self.notifier = notifier
@@ -111,6 +115,7 @@ class Pipeline:
             )
             parsed = None
             new = alerted = 0
+            first_look = cache.first_polled is None and not feed.catch_up
             if not response.not_modified:
                 parsed = await self.cpu.run(tasks.parse, feed.name, response.body, response.url,
                                             response.headers.get("content-type"),
@@ -118,12 +123,13 @@ class Pipeline:
                 if parsed.declarations_removed:
                     log.warning(kv("feed_declarations_removed", feed=feed.name,
                                    reason="DOCTYPE or ENTITY declarations (entity expansion) taken out"))
-                new, alerted, errors = await self._process_entries(feed, parsed, now)
+                new, alerted, errors = await self._process_entries(feed, parsed, now, first_look=first_look)
                 if errors:
                     return self._failed(feed, now, clock(), cache.errors + 1,
                                         f"{len(errors)} entries could not be processed: {errors[0]!r}")
         except (FetchError, FeedError, WorkerError) as exc:
-            return self._failed(feed, now, clock(), cache.errors + 1, str(exc), getattr(exc, "retry_after", None))
+            return self._failed(feed, now, clock(), cache.errors + 1, str(exc), getattr(exc, "retry_after", None),
+                                cause=getattr(exc, "reason", None))
         except asyncio.CancelledError:
             self.store.reschedule(feed.name, now)   # interrupted: due again at once
             raise
@@ -143,10 +149,14 @@ class Pipeline:
         log.info(kv("feed_polled", feed=feed.name, status=response.status,
                     entries=len(parsed.entries) if parsed else None, new=new, alerts=alerted,
                     next=next_check.isoformat(timespec="seconds")))
-        return FeedOutcome(feed.name, True, str(response.status), new=new, alerts=alerted)
+        if first_look and new:
+            log.info(kv("feed_first_look", feed=feed.name, entries=new,
+                        hint="a new feed: what it holds is recorded as seen; catch_up = true alerts it"))
+        return FeedOutcome(feed.name, True, str(response.status), new=new, alerts=alerted,
+                           first_look=new if first_look else 0)
 
     def _failed(self, feed: FeedConfig, now: datetime, ended: datetime, errors: int, reason: str,
-                retry_after: str | None = None) -> FeedOutcome:
+                retry_after: str | None = None, *, cause: str | None = None) -> FeedOutcome:
         s = self.settings
         next_check = next_poll_after_failure(ended, feed.interval, errors, s.backoff_max,
                                              retry_after=retry_after) + poll_offset(feed.name, feed.interval)
@@ -154,9 +164,9 @@ class Pipeline:
                                      error=reason, retry_at=next_check)
         count = self.store.record_failure(feed.name, now, next_check, error=reason, notice_after=s.notice_after,
                                           notice=self._to_everyone(title, body))
-        log.warning(kv("feed_failed", feed=feed.name, failures=count, error=reason,
-                       retry_at=next_check.isoformat(timespec="seconds")))
-        return FeedOutcome(feed.name, False, "error", reason)
+        log.log(self.failure_level, kv("feed_failed", feed=feed.name, failures=count, error=reason,
+                                       retry_at=next_check.isoformat(timespec="seconds")))
+        return FeedOutcome(feed.name, False, "error", reason, cause=cause or reason)
 
     def _feed_up(self, feed: FeedConfig, now: datetime) -> list[Alert]:
         title, body = feed_up_text(feed=feed.name, url=feed.url, now=now)
@@ -167,12 +177,17 @@ class Pipeline:
                 if targets]
 
     async def _process_entries(
-        self, feed: FeedConfig, parsed: ParsedFeed, now: datetime
+        self, feed: FeedConfig, parsed: ParsedFeed, now: datetime, *, first_look: bool = False
     ) -> tuple[int, int, list[BaseException]]:
-        """Process the entries not seen before; returns (new, alerted, errors)."""
+        """Process the entries not seen before; returns (new, alerted, errors). On a new feed's
+        ``first_look`` they are what it held before monitor knew it: recorded as seen, not read."""
         unique = list({entry.key: entry for entry in parsed.entries}.values())
         known = self.store.known_entries(feed.name, [entry.key for entry in unique])
         new = [entry for entry in unique if entry.key not in known]
+        if first_look:
+            for entry in new:
+                self.store.record_entry(entry, now, entry.published or now, status="first_look")
+            return len(new), 0, []
         hint = feed.language or parsed.language
         results = await asyncio.gather(*(self._process(entry, hint, now) for entry in new), return_exceptions=True)
         errors = [r for r in results if isinstance(r, BaseException)]
@@ -284,7 +299,8 @@ class Pipeline:
 
     # a whole pass ------------------------------------------------------------
 
-    async def check(self, clock: Callable[[], datetime], *, force: bool = False) -> PassReport:
+    async def check(self, clock: Callable[[], datetime], *, force: bool = False,
+                    progress: Callable[[FeedOutcome, int], None] | None = None) -> PassReport:
         """``monitor check``: every feed that is due (every feed, with ``force``) once, then every
         pending alert. Due as for ``run``, so that backoff, Retry-After and the server's hints hold
         for a timer that runs ``check`` too. Feeds are not claimed: a pass that is killed leaves
@@ -292,7 +308,14 @@ class Pipeline:
         now = clock()
         due = set(self.store.due_feeds(now))
         taken = [feed for feed in self.settings.feeds if force or feed.name in due]
-        outcomes = await asyncio.gather(*(self.poll(feed, now, clock) for feed in taken))
+
+        async def poll(feed: FeedConfig) -> FeedOutcome:
+            outcome = await self.poll(feed, now, clock)
+            if progress is not None:
+                progress(outcome, len(taken))
+            return outcome
+
+        outcomes = await asyncio.gather(*(poll(feed) for feed in taken))
         delivery = await self.sender.deliver(clock, everything=True)
         self.prune(clock())
         undelivered = self.store.deliveries(["pending"]) + self.store.deliveries(["dead"], ids=delivery.dead)

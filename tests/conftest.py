@@ -66,9 +66,13 @@ def write_config(
     channels: dict | None = None,
     rules: str = RULES_TOML,
     monitor: str = 'private_networks = true\n',
+    catch_up: bool = True,
 ) -> Path:
-    """A config.toml for the local test site; ``feeds`` are dicts of feed keys."""
+    """A config.toml for the local test site; ``feeds`` are dicts of feed keys. ``catch_up``: the
+    tests publish articles and expect the first pass to alert them, so new feeds catch up."""
     lines = ["[monitor]", 'database = "monitor.db"', monitor]
+    if catch_up and "catch_up" not in monitor:
+        lines.append("catch_up = true")
     for feed in feeds:
         lines.append("[[feeds]]")
         lines += [f"{key} = {_toml(value)}" for key, value in feed.items()]

@@ -85,7 +85,7 @@ def test_backoff_counts_from_the_end_of_a_slow_attempt(site, tmp_path):
     site.put("/f", rss("f", []), "application/rss+xml", delay=5)
     config = write_config(tmp_path, [{"name": "f", "url": site.url("/f"), "interval": "10m"}],
                           monitor='private_networks = true\ntimeout = "2s"\n')
-    result = run_monitor("check", "--config", str(config))
+    result = run_monitor("check", "-v", "--config", str(config))   # -v: the feed_failed log line
     assert result.code == 1 and 'feed "f" failed' in result.stderr, result.output
     (next_check, started), = query(tmp_path / "monitor.db", "SELECT next_check, last_checked FROM feeds")
     assert next_check - started >= 600 + 2

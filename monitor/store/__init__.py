@@ -14,12 +14,13 @@ Times are stored as Unix seconds (REAL), and are handed in by the caller.
 A PostgreSQL store for several cooperating instances would replace this package.
 """
 
+from monitor.store.base import copy_database
 from monitor.store.feeds import FeedCache, FeedQueries, FeedState, StoredArticle
-from monitor.store.outbox import STATUSES, DeliveryRow, OutboxQueries
+from monitor.store.outbox import STATUSES, AlertRow, DeliveryRow, OutboxQueries
 
 
 class Store(FeedQueries, OutboxQueries):
     """Open (and create or migrate) the database at a path."""
 
 
-__all__ = ["Store", "FeedCache", "FeedState", "DeliveryRow", "STATUSES", "StoredArticle"]
+__all__ = ["Store", "copy_database", "AlertRow", "FeedCache", "FeedState", "DeliveryRow", "STATUSES", "StoredArticle"]

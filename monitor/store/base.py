@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import tempfile
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Iterator, Sequence
@@ -28,6 +28,19 @@ def _folder_fault(path: Path) -> str | None:
         return (f"the folder {folder} is not writable by this user: monitor needs to write the database "
                 "and its -wal and -shm files there")
     return None
+
+
+def copy_database(source: Path, dest: Path) -> None:
+    """Copy the database at ``source`` (if there is one) to ``dest``, consistent even while another
+    process writes to it; ``source`` itself is only read (``check --dry-run`` works on the copy)."""
+    if not source.exists():
+        return
+    try:
+        with closing(sqlite3.connect(f"{source.resolve().as_uri()}?mode=ro", uri=True, timeout=BUSY_TIMEOUT)) as src, \
+                closing(sqlite3.connect(dest)) as out:
+            src.backup(out)
+    except sqlite3.Error as exc:
+        raise StoreError(f"cannot read database {source}: {exc}") from None
 
 
 def ts(moment: datetime) -> float:

@@ -24,6 +24,7 @@ class FeedState:
     last_status: str | None
     errors: int                 # consecutive failures
     last_error: str | None
+    entries: int = 0            # entries known (only from feed_overview)
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,7 @@ class FeedCache:
     etag: str | None
     last_modified: str | None
     errors: int
+    first_polled: float | None = None   # None: the feed was never polled with success (it is new)
 
 
 def insert_alert(db: sqlite3.Connection, alert: Alert, now: datetime, *,
@@ -89,7 +91,7 @@ class FeedQueries(Database):
                 )
 
     def feed_cache(self, name: str) -> FeedCache:
-        rows = self._read("SELECT etag, last_modified, errors FROM feeds WHERE name = ?", (name,))
+        rows = self._read("SELECT etag, last_modified, errors, first_polled FROM feeds WHERE name = ?", (name,))
         return FeedCache(*rows[0]) if rows else FeedCache(None, None, 0)
 
     def due_feeds(self, now: datetime) -> list[str]:
@@ -112,6 +114,21 @@ class FeedQueries(Database):
                 WHERE name IN ({','.join('?' * len(names))}) ORDER BY next_check""", tuple(names))
         return [FeedState(*row) for row in rows]
 
+    def feed_overview(self) -> list[FeedState]:
+        """Every feed in the config (the active ones), with the count of entries it brought."""
+        rows = self._read(
+            """SELECT f.name, f.next_check, f.last_checked, f.last_status, f.errors, f.last_error,
+                      (SELECT count(*) FROM entries e WHERE e.feed = f.name)
+               FROM feeds f WHERE f.active = 1 ORDER BY f.name""")
+        return [FeedState(*row) for row in rows]
+
+    def next_poll(self) -> FeedState | None:
+        """The active feed due first."""
+        rows = self._read(
+            """SELECT name, next_check, last_checked, last_status, errors, last_error FROM feeds
+               WHERE active = 1 ORDER BY next_check LIMIT 1""")
+        return FeedState(*rows[0]) if rows else None
+
     def reschedule(self, name: str, next_check: datetime) -> None:
         """Make a feed due at ``next_check`` without recording a poll (an interrupted one, say)."""
         with self._write() as db:
@@ -127,11 +144,11 @@ class FeedQueries(Database):
             (notified,) = db.execute("SELECT notified FROM feeds WHERE name = ?", (name,)).fetchone()
             db.execute(
                 """UPDATE feeds SET last_checked = ?, last_status = ?, next_check = ?, errors = 0, last_error = NULL,
-                     notified = 0,
+                     notified = 0, first_polled = coalesce(first_polled, ?),
                      etag = CASE WHEN ? THEN ? ELSE etag END,
                      last_modified = CASE WHEN ? THEN ? ELSE last_modified END
                    WHERE name = ?""",
-                (ts(now), status, ts(next_check), cache, etag, cache, last_modified, name),
+                (ts(now), status, ts(next_check), ts(now), cache, etag, cache, last_modified, name),
             )
             if notified:
                 for alert in recovered:
@@ -200,7 +217,7 @@ class FeedQueries(Database):
                     url, entry.feed, entry.title, ts(published), ts(now), status,
                     article.language if article else None,
                     article.language_confidence if article else None,
-                    text_source, kept_text, kept_page, entry.summary if status != "too_old" else None, score,
+                    text_source, kept_text, kept_page, entry.summary if status not in ("too_old", "first_look") else None, score,
                 ),
             ).fetchone()
             fresh = row is not None

@@ -35,6 +35,21 @@ class DeliveryRow:
     sent_at: float | None
 
 
+@dataclass(frozen=True)
+class AlertRow:
+    """An alert as ``monitor alerts`` lists it: what it is about, and how each of its deliveries stands."""
+
+    id: int
+    kind: str                   # article | feed_down | feed_up
+    channel: str
+    title: str                  # the article's own title (the alert's, for a notice about a feed)
+    url: str | None             # the article's link, if it has one
+    feed: str | None
+    rules: tuple[str, ...]      # the rules the article matched
+    created: float
+    deliveries: tuple[DeliveryRow, ...]
+
+
 class OutboxQueries(Database):
     def claim_deliveries(
         self, now: datetime, lease: timedelta, owner: str, *,
@@ -130,6 +145,45 @@ class OutboxQueries(Database):
             (*statuses, *(ids or ()), -1 if limit is None else limit),
         )
         return [DeliveryRow(*row) for row in rows]
+
+    def alert_rows(self, statuses: Sequence[str] = STATUSES, *, rule: str | None = None, feed: str | None = None,
+                   since: datetime | None = None, limit: int | None = None) -> list[AlertRow]:
+        """Alerts with a delivery in these statuses (and of this rule, from this feed, written since),
+        newest first."""
+        where = [f"""EXISTS (SELECT 1 FROM deliveries d WHERE d.alert_id = a.id
+                             AND d.status IN ({','.join('?' * len(statuses))}))"""]
+        params: list = list(statuses)
+        if rule is not None:
+            where.append("EXISTS (SELECT 1 FROM matches m WHERE m.article_id = a.article_id AND m.rule = ?)")
+            params.append(rule)
+        if feed is not None:
+            where.append("ar.feed = ?")
+            params.append(feed)
+        if since is not None:
+            where.append("a.created >= ?")
+            params.append(ts(since))
+        alerts = self._read(
+            f"""SELECT a.id, a.kind, a.channel, coalesce(nullif(ar.title, ''), a.title),
+                       CASE WHEN ar.url LIKE 'http%' THEN ar.url END, ar.feed,
+                       (SELECT group_concat(rule, char(31)) FROM matches m WHERE m.article_id = a.article_id),
+                       a.created
+                FROM alerts a LEFT JOIN articles ar ON ar.id = a.article_id
+                WHERE {' AND '.join(where)} ORDER BY a.id DESC LIMIT ?""",
+            (*params, -1 if limit is None else limit),
+        )
+        if not alerts:
+            return []
+        ids = [row[0] for row in alerts]
+        deliveries: dict[int, list[DeliveryRow]] = {}
+        for alert_id, *row in self._read(
+            f"""SELECT d.alert_id, d.id, a.kind, a.channel, d.target, a.title, d.status, d.attempts, d.last_error,
+                       a.created, d.next_attempt, d.sent_at
+                FROM deliveries d JOIN alerts a ON a.id = d.alert_id
+                WHERE d.alert_id IN ({','.join('?' * len(ids))}) ORDER BY d.id""", ids):
+            deliveries.setdefault(alert_id, []).append(DeliveryRow(*row))
+        return [AlertRow(id, kind, channel, title, url, feed, tuple(sorted(rules.split(chr(31)))) if rules else (),
+                         created, tuple(deliveries.get(id, ())))
+                for id, kind, channel, title, url, feed, rules, created in alerts]
 
     def retry_dead(self, now: datetime, ids: Sequence[int] = ()) -> int:
         """Put dead deliveries (all, or these) back in the queue, due now, with a fresh count of attempts."""

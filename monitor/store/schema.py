@@ -40,7 +40,7 @@ def _v1(db: sqlite3.Connection) -> None:
             title         TEXT NOT NULL,
             published     REAL NOT NULL,
             first_seen    REAL NOT NULL,
-            status        TEXT NOT NULL,          -- too_old | no_match | matched
+            status        TEXT NOT NULL,          -- too_old | first_look | duplicate | no_match | matched
             language      TEXT,
             language_confidence REAL,
             text_source   TEXT                    -- page | feed | NULL when not read
@@ -142,10 +142,24 @@ def _v5(db: sqlite3.Connection) -> None:
     )
 
 
+def _v6(db: sqlite3.Connection) -> None:
+    """When each feed was first polled with success: before that, a feed is new, and its first
+    poll records what the feed already holds as seen (unless it is to catch up)."""
+    _script(
+        db,
+        """
+        ALTER TABLE feeds ADD COLUMN first_polled REAL;
+        UPDATE feeds SET first_polled = last_checked
+            WHERE EXISTS (SELECT 1 FROM entries e WHERE e.feed = feeds.name)
+        """,
+    )
+
+
 MIGRATIONS = (
     (1, "initial schema", _v1),
     (2, "feed notices", _v2),
     (3, "article text", _v3),
     (4, "article page", _v4),
     (5, "summaries, scores and feedback", _v5),
+    (6, "first poll of a feed", _v6),
 )
