@@ -41,6 +41,13 @@ def validate(config_path: Path | None) -> None:
     width = max((len(f.name) for f in settings.feeds), default=0)
     for feed in settings.feeds:
         click.echo(f"  {feed.name:<{width}}  every {_duration(feed.interval):<4} {feed.language or '--'}  {feed.url}")
+    if settings.topics:
+        click.echo(f"\ntopics ({len(settings.topics)}):")
+    for topic in settings.topics:
+        judged = settings.judge.topics[topic.name]
+        scorer = f"model {topic.model.name}" if topic.model else "similarity to its descriptions"
+        click.echo(f"  {topic.name}: {len(topic.about)} about, {len(topic.examples)} examples, "
+                   f"{len(topic.not_about)} not about; {scorer}; threshold {judged.threshold:.2f}")
     click.echo(f"\nrules ({len(settings.rules)}):")
     for rule in settings.rules:
         parts = [f"{key}: {len(terms)} terms" for key, terms in (("any", rule.any), ("all", rule.all), ("none", rule.none)) if terms]
@@ -50,6 +57,8 @@ def validate(config_path: Path | None) -> None:
         if rule.query:
             query = " ".join(rule.query.split())
             parts.insert(0, f"query: {query if len(query) <= 60 else query[:59] + '…'}")
+        if rule.topic:
+            parts.append(f"topic {rule.topic} ({rule.mode})")
         languages = ", ".join(rule.languages) or "all"
         channels = ", ".join(rule.channels) or "stdout"
         click.echo(f"  {rule.name}: {'; '.join(parts)}; languages: {languages}; channels: {channels}")
