@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Iterable, NamedTuple, Sequence
 
 from monitor.models import Article, Hit, Match
 from monitor.rules.evidence import evidence as query_evidence
-from monitor.rules.evidence import truth, why_not
+from monitor.rules.evidence import why_not
 from monitor.rules.normalize import Folded, is_wordish
 from monitor.rules.prefilter import Prefilter
 from monitor.rules.query import Node, QueryError, atoms, parse_query
