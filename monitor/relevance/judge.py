@@ -100,7 +100,6 @@ class RulePlan:
     topic: str | None
     mode: Mode
     channels: tuple[str, ...]
-    keywords: bool                  # the rule has terms or a query
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,6 @@ def build_judge(settings: "Settings", ruleset: "RuleSet", *, models: bool = True
                                 "was trained: run `monitor train` so that the model reads them")
         threshold = config.threshold or (model.threshold if model else SIMILARITY_THRESHOLD)
         topics[config.name] = Topic(config.name, config.about + config.examples, config.not_about, model, threshold)
-    plans = [RulePlan(rule.name, rule.topic, Mode(rule.mode), rule.channels, rule.has_terms)
+    plans = [RulePlan(rule.name, rule.topic, Mode(rule.mode), rule.channels)
              for rule in settings.rules]
     return Judge(ruleset, plans, topics), problems, warnings
