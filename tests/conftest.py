@@ -4,6 +4,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -97,6 +98,16 @@ def query(db: Path, sql: str, *params) -> list[tuple]:
     """Read the database as a user with the sqlite3 shell would."""
     with sqlite3.connect(db) as conn:
         return conn.execute(sql, params).fetchall()
+
+
+def wait_for(condition, timeout: float = 60.0, what: str = "condition") -> None:
+    """Poll ``condition`` until it holds; fail the test after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
 
 
 def assert_no_traceback(result: Result) -> None:

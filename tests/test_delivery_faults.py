@@ -9,7 +9,7 @@ import time
 from collections import Counter
 
 import pytest
-from conftest import assert_no_traceback, monitor_env, query, run_monitor, write_config
+from conftest import assert_no_traceback, monitor_env, query, run_monitor, write_config, wait_for
 from content import ARTICLES, item_for, rss
 from servers import Webhook
 
@@ -22,15 +22,6 @@ def feed(site, slugs=RELEVANT) -> str:
 
 def titles(hook) -> Counter:
     return Counter(m["message"].splitlines()[0] for m in hook.received)
-
-
-def wait_for(condition, timeout: float = 30.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_one_row_per_target_and_a_failing_target_does_not_stop_the_other(site, webhook, tmp_path):

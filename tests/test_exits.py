@@ -10,17 +10,8 @@ import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from conftest import assert_no_traceback, monitor_env, query, run_monitor, write_config
+from conftest import assert_no_traceback, monitor_env, query, run_monitor, write_config, wait_for
 from content import ARTICLES, item_for, rss
-
-
-def wait_for(condition, timeout: float = 60.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def slow_feed(site, count: int = 6) -> str:
