@@ -101,6 +101,7 @@ def _examples(n: int = 40) -> model_file.Examples:
     text = rng.normal(size=(n, 512)).astype(np.float32)
     labels = np.arange(n) % 2 == 0
     text[labels, :8] += 2.0
+    text /= np.linalg.norm(text, axis=1, keepdims=True)    # unit length, as the encoder's vectors are
     signals = np.zeros((n, 3), np.float32)
     signals[labels, 0] = 1.0
     return model_file.Examples(text, text[:, ::-1].copy(), signals, ("a-rule",), labels,
@@ -120,13 +121,27 @@ def test_training_is_deterministic_and_the_file_keeps_the_model(tmp_path):
     assert (scores[0::2] > 0.5).all() and (scores[1::2] < 0.5).all()
 
 
+def test_an_article_is_scored_by_the_labelled_examples_nearest_to_it_never_by_itself_in_training():
+    examples = _examples()
+    neighbours = model_file.Neighbours.of(examples)
+    trained = neighbours.near(examples.text, themselves=True)
+    seen = neighbours.near(examples.text)
+    # in training an example is not its own neighbour; an article already judged is nearest to its own verdict
+    assert (trained < 0.99).all()
+    assert np.allclose(seen[0::2, 0], seen[0::2].max(axis=1)) and (seen[0::2, 0] > trained[0::2, 0]).all()
+    # with a few judgements only, there are no neighbours to speak of: the model does not use them
+    few = examples.subset(range(6))
+    assert len(model_file.Neighbours.of(few).labels) == 0
+    assert model_file.train(few, NONE).neighbours.vectors.shape == (0, 512)
+
+
 def _broken_models(folder: Path) -> dict[str, tuple[Path, str]]:
     good = model_file.train(_examples(), model_file.Anchors.none())
     model_file.save(good, folder / "good.npz")
     (folder / "junk.npz").write_bytes(b"\x89PNG not a model at all")
     truncated = (folder / "good.npz").read_bytes()
     (folder / "truncated.npz").write_bytes(truncated[: len(truncated) // 2])
-    other = model_file.Model(good.weights, good.bias, 0.5, good.rules, {})
+    other = model_file.Model(good.weights, good.bias, 0.5, good.rules, good.neighbours, {})
     model_file.save(other, folder / "v9.npz")
     with np.load(folder / "v9.npz") as data:
         arrays = {k: data[k] for k in data.files}
@@ -134,15 +149,19 @@ def _broken_models(folder: Path) -> dict[str, tuple[Path, str]]:
     meta["version"] = 9
     arrays["meta"] = np.array(json.dumps(meta))
     np.savez(folder / "v9.npz", **arrays)
+    arrays["meta"] = np.array(json.dumps(dict(meta, version=model_file.VERSION)))
+    arrays["neighbour_text"] = arrays["neighbour_text"][:, :100]
+    np.savez(folder / "cut.npz", **arrays)
     return {
         "missing": (folder / "nowhere.npz", "model file not found"),
+        "cut": (folder / "cut.npz", "damaged: its labelled examples do not fit its own description"),
         "junk": (folder / "junk.npz", "damaged or not a model file"),
         "truncated": (folder / "truncated.npz", "damaged or not a model file"),
-        "version": (folder / "v9.npz", "model format version 9, this monitor reads version 1"),
+        "version": (folder / "v9.npz", f"model format version 9, this monitor reads version {model_file.VERSION}"),
     }
 
 
-@pytest.mark.parametrize("fault", ["missing", "junk", "truncated", "version"])
+@pytest.mark.parametrize("fault", ["missing", "junk", "truncated", "version", "cut"])
 def test_a_broken_model_file_is_a_config_error_that_names_the_key_and_the_fault(tmp_path, fault):
     path, message = _broken_models(tmp_path)[fault]
     rules = TOPIC_RULES.replace("threshold = 0.35", f'threshold = 0.35\nmodel = "{path.name}"')
@@ -280,7 +299,8 @@ def test_on_real_english_and_dutch_news_items_it_does_not_see_the_shipped_config
                          "--cross-validate", "5", timeout=600)
     assert result.code == 0, result.output
     rows = {line.split()[0]: line.split() for line in result.stdout.splitlines() if line.split()}
-    for language, floor in (("en", 0.85), ("nl", 0.80)):   # measured: see README, "How well it works"
+    # measured on this file alone: en 0.93 / 0.93, nl 0.87 / 0.93 (README, "How well it works", has all files)
+    for language, floor in (("en", 0.90), ("nl", 0.85)):
         precision, recall = float(rows[language][4]), float(rows[language][5])
         assert precision >= floor and recall >= floor, rows[language]
 

@@ -43,7 +43,7 @@ class Assessor:
         anchors = await self._anchor_vectors_async()
         signals = Signals(np.zeros(3 * len(self.judge.keyword_rules), np.float32)) if no_terms \
             else self.judge.signals(view, language)
-        matches = self.judge.decide(keyword_matches, self._relevance(text, title, signals, anchors))
+        matches = self.judge.decide(keyword_matches, self._relevance(text, title, signals, anchors, language))
         if any(m.relevance for m in matches):
             sentences = view.sentences()
             vectors = await self._encode_async(sentences)
@@ -71,7 +71,8 @@ class Assessor:
         vectors = self._encode([t for view in views for t in (view.text, view.title)])
         out = []
         for i, (view, matches, language) in enumerate(zip(views, keyword_matches, languages)):
-            relevance = self._relevance(vectors[2 * i], vectors[2 * i + 1], self.judge.signals(view, language), anchors)
+            relevance = self._relevance(vectors[2 * i], vectors[2 * i + 1], self.judge.signals(view, language), anchors,
+                                        language)
             decided = self.judge.decide(matches, relevance)
             if evidence:
                 sentences = view.sentences()
@@ -98,9 +99,9 @@ class Assessor:
     # shared ------------------------------------------------------------------
 
     def _relevance(self, text: np.ndarray, title: np.ndarray, signals: Signals,
-                   anchors: dict[str, Anchors]) -> dict[str, Relevance]:
+                   anchors: dict[str, Anchors], language: str | None) -> dict[str, Relevance]:
         return {
-            name: Relevance(name, self.judge.score(topic, text, title, signals, anchors[name]),
+            name: Relevance(name, self.judge.score(topic, text, title, signals, anchors[name], language),
                             topic.threshold, topic.model is not None)
             for name, topic in self.judge.topics.items()
         }

@@ -6,10 +6,11 @@ or the start of the text when the feed gives none), because that is what the
 analyst reads first and what the labelled examples hold. Its score is
 
 * with a trained model: the model's probability that the article is relevant,
-  from the two embeddings (title and lead, title alone) and the keyword rules'
-  signals on the same title and lead (which rules hold, how many terms occur
-  in the title and in all, so that one passing mention weighs less than a
-  headline);
+  from the two embeddings (title and lead, title alone), how near they are to
+  the topic's descriptions and to the labelled examples the model learned
+  from, the keyword rules' signals on the same title and lead (which rules
+  hold, how many terms occur in the title and in all, so that one passing
+  mention weighs less than a headline), and the language;
 * without one: the similarity of the article to the topic's descriptions and
   examples (cosine of the embeddings, 0..1).
 
@@ -140,10 +141,11 @@ class Judge:
     def signals(self, view: View, language: str | None) -> Signals:
         return Signals.of(self.keyword_rules, self.ruleset.match(Article(view.title, view.lead, language, 1.0)))
 
-    def score(self, topic: Topic, text: np.ndarray, title: np.ndarray, signals: Signals, anchors: Anchors) -> float:
+    def score(self, topic: Topic, text: np.ndarray, title: np.ndarray, signals: Signals, anchors: Anchors,
+              language: str | None) -> float:
         if topic.model is not None:
             example = Examples(text[None, :], title[None, :], signals.values[None, :], self.keyword_rules,
-                               np.zeros(1, bool), ("",), ("",))
+                               np.zeros(1, bool), (language or "",), ("",))
             return float(topic.model.scores(example, anchors)[0])
         if not len(anchors.about):
             return 0.0

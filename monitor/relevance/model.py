@@ -9,6 +9,9 @@ shuffling). The file is a NumPy ``.npz`` holding
   threshold and how it was trained;
 * ``weights``, ``bias``: the classifier (monitor.relevance.model.design lays
   out the features);
+* ``neighbour_*``: the embeddings and labels of every example it was trained
+  on, the analyst's judgements included: an article's nearest labelled
+  neighbours are among its features;
 * ``base_*``: the features (never the text) of the labelled examples it was
   trained on, so that a retrain with the analyst's feedback keeps what the
   default learned.
@@ -32,7 +35,7 @@ from monitor.errors import MonitorError
 from monitor.relevance.encoder import DIMENSIONS, NAME as ENCODER_NAME
 
 FORMAT = "monitor-relevance"
-VERSION = 1
+VERSION = 2                # 2: nearest labelled neighbours and the language among the features
 DEFAULT_C = 1.0            # inverse L2 strength; 0.3 to 3 cross-validate alike on the dev set (README, Relevance)
 DEFAULT_THRESHOLD = 0.5
 
@@ -104,12 +107,57 @@ class Anchors:
 
 
 ANCHOR_WEIGHT = 5.0   # the two similarities next to 1,024 embedding numbers: scaled so that they can count
+NEIGHBOURS = 3        # how many nearest relevant (and not relevant) labelled examples an article is compared with
+NEIGHBOUR_WEIGHT = 5.0
+MIN_NEIGHBOURS = 10   # of each kind, relevant and not, before a model compares articles with its examples
+# The encoder's languages. Each has a feature of its own, so that the model can learn how often a
+# language's mentions of the topic are passing ones (Dutch feed posts mention sanctions in passing far more
+# often than Polish leads do). An article in no language of these, or of none, has all of them zero.
+LANGUAGES = ("ar", "de", "en", "es", "fr", "it", "ja", "ko", "nl", "pl", "pt", "ru", "th", "tr", "zh")
 
 
-def design(examples: Examples, anchors: Anchors) -> np.ndarray:
+@dataclass(frozen=True)
+class Neighbours:
+    """The labelled examples a model compares an article with: their "title. lead" embeddings."""
+
+    vectors: np.ndarray       # (m, 512)
+    labels: np.ndarray        # (m,) bool
+
+    @classmethod
+    def of(cls, examples: Examples) -> "Neighbours":
+        """None when either kind has fewer than MIN_NEIGHBOURS examples: in training each example's neighbours
+        are the others, and a class of one or two has none to speak of, so the model would learn noise."""
+        relevant = int(examples.labels.sum())
+        if min(relevant, len(examples) - relevant) < MIN_NEIGHBOURS:
+            return cls(np.zeros((0, DIMENSIONS), np.float32), np.zeros(0, bool))
+        # as the file keeps them (float16), so that a model scores the same before and after it is saved
+        return cls(examples.text.astype(np.float16).astype(np.float32), examples.labels)
+
+    def near(self, vectors: np.ndarray, *, themselves: bool = False) -> np.ndarray:
+        """(n, 2): the mean similarity to the NEIGHBOURS nearest relevant and not relevant examples.
+        ``themselves``: ``vectors`` are the neighbours (training), and none counts as its own neighbour."""
+        out = np.zeros((len(vectors), 2))
+        if not len(vectors) or not len(self.vectors):
+            return out
+        similarity = vectors.astype(np.float32) @ self.vectors.astype(np.float32).T
+        if themselves:
+            np.fill_diagonal(similarity, np.nan)
+        for column, label in enumerate((True, False)):
+            of_label = similarity[:, self.labels == label]
+            if of_label.shape[1]:
+                nearest = -np.sort(-of_label, axis=1)[:, :NEIGHBOURS + 1]   # NaN (oneself) sorts last
+                if not themselves or nearest.shape[1] > NEIGHBOURS:
+                    nearest = nearest[:, :NEIGHBOURS]
+                counted = np.isfinite(nearest)
+                out[:, column] = np.where(counted, nearest, 0.0).sum(axis=1) / np.maximum(counted.sum(axis=1), 1)
+        return out
+
+
+def design(examples: Examples, anchors: Anchors, neighbours: Neighbours, *, themselves: bool = False) -> np.ndarray:
     """The feature matrix: both embeddings; how near the text is to the topic's descriptions and to what it
-    is not about; log1p of the rule signals; 'any rule matched'. Raw, not standardised: the L2 penalty then
-    keeps the 1,024 small embedding numbers from fitting the noise of a few hundred examples."""
+    is not about; how near to the labelled examples, relevant and not; log1p of the rule signals; 'any rule
+    matched'; the language. Raw, not standardised: the L2 penalty then keeps the 1,024 small embedding
+    numbers from fitting the noise of a few hundred examples."""
     signals = examples.signals
     n = len(examples)
     matched = signals[:, 0::3].max(axis=1, keepdims=True) if signals.shape[1] else np.zeros((n, 1))
@@ -117,12 +165,15 @@ def design(examples: Examples, anchors: Anchors) -> np.ndarray:
     for column, vectors in enumerate((anchors.about, anchors.not_about)):
         if len(vectors) and n:
             near[:, column] = (examples.text @ vectors.T).max(axis=1)
-    return np.hstack([examples.text, examples.title, ANCHOR_WEIGHT * near, np.log1p(signals), matched]
-                     ).astype(np.float64)
+    labelled = NEIGHBOUR_WEIGHT * neighbours.near(examples.text, themselves=themselves)
+    language = np.array([[float(code == lang) for lang in LANGUAGES] for code in examples.languages]).reshape(
+        n, len(LANGUAGES))
+    return np.hstack([examples.text, examples.title, ANCHOR_WEIGHT * near, labelled, np.log1p(signals), matched,
+                      language]).astype(np.float64)
 
 
 def width(rules: Sequence[str]) -> int:
-    return 2 * DIMENSIONS + 2 + 3 * len(rules) + 1
+    return 2 * DIMENSIONS + 2 + 2 + 3 * len(rules) + 1 + len(LANGUAGES)
 
 
 @dataclass(frozen=True)
@@ -131,12 +182,13 @@ class Model:
     bias: float
     threshold: float
     rules: tuple[str, ...]
+    neighbours: Neighbours = field(repr=False)
     meta: dict[str, Any] = field(default_factory=dict)
     base: Examples | None = field(default=None, repr=False)
 
     def scores(self, examples: Examples, anchors: Anchors) -> np.ndarray:
         """Probability of 'relevant' for each example, in [0, 1]."""
-        return _sigmoid(design(examples.with_rules(self.rules), anchors) @ self.weights + self.bias)
+        return _sigmoid(design(examples.with_rules(self.rules), anchors, self.neighbours) @ self.weights + self.bias)
 
     @property
     def anchors(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -156,7 +208,8 @@ def train(examples: Examples, anchors: Anchors, *, c: float = DEFAULT_C, thresho
     if len(examples) == 0 or examples.labels.all() or not examples.labels.any():
         raise ModelError("training needs relevant and not relevant examples (got "
                          f"{int(examples.labels.sum())} relevant of {len(examples)})")
-    x = design(examples, anchors)
+    neighbours = Neighbours.of(examples)
+    x = design(examples, anchors, neighbours, themselves=True)
     y = examples.labels.astype(np.float64)
     positives = y.sum()
     weight = np.where(y == 1, len(y) / (2 * positives), len(y) / (2 * (len(y) - positives)))
@@ -177,7 +230,8 @@ def train(examples: Examples, anchors: Anchors, *, c: float = DEFAULT_C, thresho
     info = dict(meta or {})
     info.update(examples=len(examples), relevant=int(positives), c=c,
                 languages=dict(sorted(_count(examples.languages).items())))
-    return Model(beta[:-1], float(beta[-1]), threshold, examples.rules, info, examples if keep_base else None)
+    return Model(beta[:-1], float(beta[-1]), threshold, examples.rules, neighbours, info,
+                 examples if keep_base else None)
 
 
 def _count(items: Sequence[str]) -> dict[str, int]:
@@ -202,6 +256,8 @@ def save(model: Model, path: Path) -> None:
             handle,
             meta=np.array(json.dumps(meta, sort_keys=True)),
             weights=model.weights, bias=np.array(model.bias),
+            neighbour_text=model.neighbours.vectors.astype(np.float16),
+            neighbour_labels=model.neighbours.labels.astype(np.int8),
             base_text=base.text.astype(np.float16), base_title=base.title.astype(np.float16),
             base_signals=base.signals.astype(np.float32), base_rules=np.array(list(base.rules), dtype=str),
             base_labels=base.labels.astype(np.int8), base_languages=np.array(list(base.languages), dtype=str),
@@ -239,6 +295,11 @@ def load(path: Path, *, with_base: bool = False) -> Model:
             weights = np.asarray(data["weights"], dtype=np.float64)
             if weights.shape != (width(rules),) or not np.isfinite(weights).all():
                 raise ModelError(f"{path}: damaged: its weights do not fit its own description")
+            neighbours = Neighbours(np.asarray(data["neighbour_text"], dtype=np.float32),
+                                    np.asarray(data["neighbour_labels"]).astype(bool))
+            if neighbours.vectors.shape != (len(neighbours.labels), DIMENSIONS) \
+                    or not np.isfinite(neighbours.vectors).all():
+                raise ModelError(f"{path}: damaged: its labelled examples do not fit its own description")
             base = None
             if with_base:
                 base = Examples(
@@ -247,8 +308,8 @@ def load(path: Path, *, with_base: bool = False) -> Model:
                     np.asarray(data["base_labels"]).astype(bool), tuple(str(x) for x in data["base_languages"]),
                     tuple(str(x) for x in data["base_ids"]),
                 )
-            return Model(weights, float(data["bias"]), float(meta.get("threshold", DEFAULT_THRESHOLD)), rules, meta,
-                         base)
+            return Model(weights, float(data["bias"]), float(meta.get("threshold", DEFAULT_THRESHOLD)), rules,
+                         neighbours, meta, base)
     except ModelError:
         raise
     except FileNotFoundError:

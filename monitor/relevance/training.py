@@ -103,7 +103,7 @@ def prepare(items: Sequence[Item], judge: Judge, encode: Encode, detector: Langu
         vectors[0::2].astype(np.float32), vectors[1::2].astype(np.float32),
         np.array(signals, dtype=np.float32).reshape(len(items), 3 * len(rules)), rules,
         np.array([item.relevant for item in items], dtype=bool),
-        tuple(item.lang or (lang or "") for item, lang in zip(items, languages)), tuple(item.id for item in items),
+        tuple(lang or item.lang or "" for item, lang in zip(items, languages)), tuple(item.id for item in items),
     )
     return Prepared(list(items), languages, views, matches, examples)
 
