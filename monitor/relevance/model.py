@@ -139,7 +139,13 @@ class Neighbours:
         out = np.zeros((len(vectors), 2))
         if not len(vectors) or not len(self.vectors):
             return out
-        similarity = vectors.astype(np.float32) @ self.vectors.astype(np.float32).T
+        vectors = np.asarray(vectors, dtype=np.float32)
+        if len(vectors) <= 8:
+            # one article (the pipeline): BLAS would wake its threads for a 512 x m product and spin them,
+            # which cost ten times the CPU of this plain loop on a busy machine
+            similarity = np.einsum("ij,kj->ik", vectors, self.vectors)
+        else:
+            similarity = vectors @ self.vectors.T
         if themselves:
             np.fill_diagonal(similarity, np.nan)
         for column, label in enumerate((True, False)):
