@@ -80,3 +80,31 @@ class FeedError(MonitorError):
 
 class StoreError(MonitorError):
     """The database cannot be opened, migrated or written."""
+
+
+class TermError(MonitorError):
+    """A term that cannot be used; the message says why."""
+
+
+class QueryError(MonitorError):
+    """A query that cannot be parsed; ``position`` is where (1-based)."""
+
+    def __init__(self, message: str, position: int):
+        self.position = position
+        super().__init__(f"{message} at position {position}")
+
+
+class RulesError(MonitorError):
+    """Faults in the rules, each ``(rule index, key, message)``: every term and query that failed."""
+
+    def __init__(self, problems: list[tuple[int, str, str]]):
+        self.problems = problems
+        super().__init__("; ".join(f"rules[{i}].{key}: {message}" for i, key, message in problems))
+
+
+class WorkerError(MonitorError):
+    """A step failed in its worker: it raised, or its worker died."""
+
+
+class StepTimeout(WorkerError):
+    """A step went over its deadline; its worker was killed."""

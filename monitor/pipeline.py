@@ -27,7 +27,7 @@ from datetime import datetime
 from typing import Callable
 
 from monitor import tasks
-from monitor.config import FeedConfig, Settings
+from monitor.config import Settings
 from monitor.delivery import DeliveryOutcome, Sender
 from monitor.errors import BlockedAddress, FeedError, FetchError
 from monitor.extract import MAX_PAGE_BYTES
@@ -36,7 +36,7 @@ from monitor.feeds import ParsedFeed
 from monitor.fetch import FEED_ACCEPT, HttpClient
 from monitor.language import Language, LanguageDetector
 from monitor.logs import kv
-from monitor.models import Alert, Article, Entry
+from monitor.models import Alert, Article, Entry, Feed
 from monitor.notify import Notifier
 from monitor.relevance.assess import Assessor
 from monitor.relevance.judge import View
@@ -104,7 +104,7 @@ class Pipeline:
 
     # feeds -----------------------------------------------------------------
 
-    async def poll(self, feed: FeedConfig, now: datetime, clock: Callable[[], datetime]) -> FeedOutcome:
+    async def poll(self, feed: Feed, now: datetime, clock: Callable[[], datetime]) -> FeedOutcome:
         """Fetch one feed and process its new entries; never raises for a feed's own faults.
         ``now`` is when the poll starts; ``clock`` tells when a failed attempt ended: its backoff
         counts from then, or a 30 s timeout would leave the feed due again at once."""
@@ -155,7 +155,7 @@ class Pipeline:
         return FeedOutcome(feed.name, True, str(response.status), new=new, alerts=alerted,
                            first_look=new if first_look else 0)
 
-    def _failed(self, feed: FeedConfig, now: datetime, ended: datetime, errors: int, reason: str,
+    def _failed(self, feed: Feed, now: datetime, ended: datetime, errors: int, reason: str,
                 retry_after: str | None = None, *, cause: str | None = None) -> FeedOutcome:
         s = self.settings
         next_check = next_poll_after_failure(ended, feed.interval, errors, s.backoff_max,
@@ -168,7 +168,7 @@ class Pipeline:
                                        retry_at=next_check.isoformat(timespec="seconds")))
         return FeedOutcome(feed.name, False, "error", reason, cause=cause or reason)
 
-    def _feed_up(self, feed: FeedConfig, now: datetime) -> list[Alert]:
+    def _feed_up(self, feed: Feed, now: datetime) -> list[Alert]:
         title, body = feed_up_text(feed=feed.name, url=feed.url, now=now)
         return self._to_everyone(title, body)
 
@@ -177,7 +177,7 @@ class Pipeline:
                 if targets]
 
     async def _process_entries(
-        self, feed: FeedConfig, parsed: ParsedFeed, now: datetime, *, first_look: bool = False
+        self, feed: Feed, parsed: ParsedFeed, now: datetime, *, first_look: bool = False
     ) -> tuple[int, int, list[BaseException]]:
         """Process the entries not seen before; returns (new, alerted, errors). On a new feed's
         ``first_look`` they are what it held before monitor knew it: recorded as seen, not read."""
@@ -309,7 +309,7 @@ class Pipeline:
         due = set(self.store.due_feeds(now))
         taken = [feed for feed in self.settings.feeds if force or feed.name in due]
 
-        async def poll(feed: FeedConfig) -> FeedOutcome:
+        async def poll(feed: Feed) -> FeedOutcome:
             outcome = await self.poll(feed, now, clock)
             if progress is not None:
                 progress(outcome, len(taken))

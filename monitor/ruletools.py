@@ -23,8 +23,8 @@ from monitor.extract import extract_text, headline, page_language
 from monitor.language import Language, LanguageDetector
 from monitor.models import Article, Hit, Match, Relevance
 from monitor.relevance.assess import Assessor
-from monitor.relevance.judge import Mode, RulePlan, View
-from monitor.rules import Verdict
+from monitor.relevance.judge import RulePlan, View
+from monitor.rules import Mode, Verdict
 from monitor.store import Store, StoredArticle
 from monitor.text import tidy
 

@@ -24,18 +24,10 @@ from multiprocessing.connection import Connection
 from multiprocessing.reduction import ForkingPickler
 from typing import Any, Callable
 
-from monitor.errors import MonitorError
+from monitor.errors import MonitorError, StepTimeout, WorkerError
 from monitor.logs import kv
 
 log = logging.getLogger("monitor.workers")
-
-
-class WorkerError(MonitorError):
-    """A step failed in its worker: it raised, or its worker died."""
-
-
-class StepTimeout(WorkerError):
-    """A step went over its deadline; its worker was killed."""
 
 
 _TRIM_AFTER = 256 * 1024   # a task given this much hands freed memory back at once; others every 16 tasks

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from monitor.cli import EXIT_CONFIG, EXIT_FAILED, _config_option, _fail, _interruptible, _load, _open_store, cli, utcnow
+from monitor.cli.common import EXIT_CONFIG, EXIT_FAILED, _config_option, _fail, _interruptible, _load, _open_store, cli, utcnow
 
 
 @cli.command()

@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from monitor import config as config_module
-from monitor.cli import (
+from monitor.cli.common import (
     EXIT_CONFIG,
     EXIT_FAILED,
     _assessor,
@@ -153,8 +153,6 @@ def backtest(config_path: Path | None, rule_name: str | None, since: str, model_
 
 
 def _with_candidate(settings: Settings, model_path: Path, topic_name: str | None) -> Settings:
-    from dataclasses import replace
-
     from monitor.relevance import tools
     from monitor.relevance.model import load
     from monitor.relevance.training import with_model
@@ -164,4 +162,4 @@ def _with_candidate(settings: Settings, model_path: Path, topic_name: str | None
         model = load(model_path)
     except MonitorError as exc:
         _fail(EXIT_CONFIG, f"--model: {exc}")
-    return replace(settings, judge=with_model(settings.judge, topic, model))
+    return settings.model_copy(update={"judge": with_model(settings.judge, topic, model)})

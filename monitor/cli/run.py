@@ -8,14 +8,13 @@ import os
 import sys
 import tempfile
 from contextlib import asynccontextmanager
-from dataclasses import replace
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, AsyncIterator
 
 import click
 
-from monitor.cli import (
+from monitor.cli.common import (
     EXIT_CONFIG,
     EXIT_FAILED,
     EXIT_OK,
@@ -55,7 +54,7 @@ async def _runtime(settings: Settings, *, dry_run: bool = False) -> AsyncIterato
             copy_database(settings.database, copy)
         except StoreError as exc:
             _fail(EXIT_CONFIG, f"{settings.path}: monitor.database: {exc}")
-        async with _pipeline(settings, _open_store(replace(settings, database=copy)), dry_run=True) as pipeline:
+        async with _pipeline(settings, _open_store(settings.model_copy(update={"database": copy})), dry_run=True) as pipeline:
             yield pipeline
 
 

@@ -16,19 +16,19 @@ import bisect
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Iterable, NamedTuple, Sequence
+from typing import Iterable, NamedTuple, Sequence
 
+from monitor.errors import QueryError, RulesError, TermError
 from monitor.models import Article, Hit, Match
+from monitor.rules.compiled import CompiledRule
 from monitor.rules.evidence import evidence as query_evidence
 from monitor.rules.evidence import why_not
 from monitor.rules.normalize import Folded, is_wordish
 from monitor.rules.prefilter import Prefilter
-from monitor.rules.query import Node, QueryError, atoms, parse_query
+from monitor.rules.query import atoms, parse_query
 from monitor.rules.scan import Scanner
-from monitor.rules.terms import ANY_WORD, Term, TermError, parse_term
-
-if TYPE_CHECKING:
-    from monitor.config import RuleConfig
+from monitor.rules.spec import RuleSpec
+from monitor.rules.terms import ANY_WORD, Term, parse_term
 
 SNIPPET_CONTEXT = 60
 EVIDENCE_MAX = 4   # lines of evidence per rule: what made it true, not every term that occurs
@@ -36,30 +36,10 @@ _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _WORDS = re.compile(f"[{_CJK}]|[^\\W_{_CJK}]+")
 
 
-class RulesError(ValueError):
-    """Faults in the rules, each ``(rule index, key, message)``."""
-
-    def __init__(self, problems: list[tuple[int, str, str]]):
-        self.problems = problems
-        super().__init__("; ".join(f"rules[{i}].{key}: {message}" for i, key, message in problems))
-
-
 class Occurrence(NamedTuple):
     field: str   # "title" or "text"
     start: int   # in that field as written (NFKC)
     end: int
-
-
-@dataclass(frozen=True)
-class CompiledRule:
-    name: str
-    languages: frozenset[str]
-    channels: tuple[str, ...]
-    any: tuple[int, ...]
-    by_language: dict[str, tuple[int, ...]]
-    all: tuple[int, ...]
-    none: tuple[int, ...]
-    query: Node | None
 
 
 @dataclass(frozen=True)
@@ -97,7 +77,7 @@ class Verdict:
 class RuleSet:
     """The configured rules, compiled once. Raises RulesError listing every fault."""
 
-    def __init__(self, rules: Sequence["RuleConfig"]):
+    def __init__(self, rules: Sequence[RuleSpec]):
         self.terms: list[Term] = []
         self._ids: dict[str, int] = {}
         problems: list[tuple[int, str, str]] = []
@@ -145,7 +125,7 @@ class RuleSet:
                 problems.append((index, f"{key}[{n}]", str(exc)))
         return tuple(dict.fromkeys(ids))
 
-    def _compile(self, index: int, rule: "RuleConfig", problems: list) -> CompiledRule:
+    def _compile(self, index: int, rule: RuleSpec, problems: list) -> CompiledRule:
         query = None
         if rule.query:
             try:

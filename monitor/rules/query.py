@@ -26,13 +26,8 @@ import re
 from dataclasses import dataclass
 from typing import Union
 
-from monitor.rules.terms import Term, TermError, parse_term
-
-
-class QueryError(ValueError):
-    def __init__(self, message: str, position: int):
-        self.position = position   # 1-based
-        super().__init__(f"{message} at position {position}")
+from monitor.errors import QueryError, TermError
+from monitor.rules.terms import Term, parse_term
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Iterable, Sequence
 
-from monitor.config import FeedConfig
-from monitor.models import Alert, Article, Entry, Match
+from monitor.models import Alert, Article, Entry, Feed, Match
 from monitor.store.base import Database, ts
 
 
@@ -76,7 +75,7 @@ def _stored(row: tuple) -> StoredArticle:
 
 
 class FeedQueries(Database):
-    def sync_feeds(self, feeds: Sequence[FeedConfig]) -> None:
+    def sync_feeds(self, feeds: Sequence[Feed]) -> None:
         """Make the feeds table follow the config; a changed URL forgets its cache."""
         with self._write() as db:
             db.execute("UPDATE feeds SET active = 0")
