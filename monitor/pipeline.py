@@ -36,12 +36,24 @@ from monitor.feeds import ParsedFeed
 from monitor.fetch import FEED_ACCEPT, HttpClient
 from monitor.language import Language, LanguageDetector
 from monitor.logs import kv
-from monitor.models import Alert, Article, Entry, Feed
+from monitor.models import (
+    Alert,
+    Article,
+    ArticleStatus,
+    DeliveryStatus,
+    Entry,
+    Feed,
+    FeedStatus,
+)
 from monitor.notify import Notifier
 from monitor.relevance.assess import Assessor
 from monitor.relevance.judge import View
 from monitor.render import alert_text, feed_down_text, feed_up_text
-from monitor.schedule import next_poll_after_failure, next_poll_after_success, poll_offset
+from monitor.schedule import (
+    next_poll_after_failure,
+    next_poll_after_success,
+    poll_offset,
+)
 from monitor.store import DeliveryRow, FeedState, Store
 from monitor.workers import CpuPool, WorkerError, release_memory
 
@@ -50,13 +62,16 @@ log = logging.getLogger("monitor.pipeline")
 @dataclass
 class FeedOutcome:
     feed: str
-    ok: bool
-    status: str                 # "200", "304" or "error"
+    status: FeedStatus
     error: str | None = None
     new: int = 0                # entries never seen before
     alerts: int = 0             # articles that produced alerts
     first_look: int = 0         # entries a new feed already held: recorded as seen, not alerted
     cause: str | None = None    # the error without the URL: the same for feeds that fail alike
+
+    @property
+    def ok(self) -> bool:
+        return self.status is not FeedStatus.FAILED
 
 
 @dataclass
@@ -152,7 +167,8 @@ class Pipeline:
         if first_look and new:
             log.info(kv("feed_first_look", feed=feed.name, entries=new,
                         hint="a new feed: what it holds is recorded as seen; catch_up = true alerts it"))
-        return FeedOutcome(feed.name, True, str(response.status), new=new, alerts=alerted,
+        status = FeedStatus.UNCHANGED if response.not_modified else FeedStatus.FETCHED
+        return FeedOutcome(feed.name, status, new=new, alerts=alerted,
                            first_look=new if first_look else 0)
 
     def _failed(self, feed: Feed, now: datetime, ended: datetime, errors: int, reason: str,
@@ -166,7 +182,7 @@ class Pipeline:
                                           notice=self._to_everyone(title, body))
         log.log(self.failure_level, kv("feed_failed", feed=feed.name, failures=count, error=reason,
                                        retry_at=next_check.isoformat(timespec="seconds")))
-        return FeedOutcome(feed.name, False, "error", reason, cause=cause or reason)
+        return FeedOutcome(feed.name, FeedStatus.FAILED, reason, cause=cause or reason)
 
     def _feed_up(self, feed: Feed, now: datetime) -> list[Alert]:
         title, body = feed_up_text(feed=feed.name, url=feed.url, now=now)
@@ -186,7 +202,7 @@ class Pipeline:
         new = [entry for entry in unique if entry.key not in known]
         if first_look:
             for entry in new:
-                self.store.record_entry(entry, now, entry.published or now, status="first_look")
+                self.store.record_entry(entry, now, entry.published or now, status=ArticleStatus.FIRST_LOOK)
             return len(new), 0, []
         hint = feed.language or parsed.language
         results = await asyncio.gather(*(self._process(entry, hint, now) for entry in new), return_exceptions=True)
@@ -201,7 +217,7 @@ class Pipeline:
         """Read, judge and record one new entry. True when it produced alerts."""
         published = entry.published or now
         if published < now - self.settings.max_age:
-            self.store.record_entry(entry, now, published, status="too_old")
+            self.store.record_entry(entry, now, published, status=ArticleStatus.TOO_OLD)
             return False
         if not entry.url:
             return await self._judge(entry, hint, now, published)
@@ -209,7 +225,7 @@ class Pipeline:
         while (busy := self._reading.get(entry.url)) is not None:
             await busy.wait()
         if self.store.known_article(entry.url):
-            self.store.record_entry(entry, now, published, status="duplicate")
+            self.store.record_entry(entry, now, published, status=ArticleStatus.DUPLICATE)
             return False
         self._reading[entry.url] = done = asyncio.Event()
         try:
@@ -222,7 +238,7 @@ class Pipeline:
         reading = await self._read(entry)
         skipped = reading.source == tasks.SKIPPED   # no rule term occurs anywhere in the page
         if skipped and not self.judge.semantic:     # and no rule can match without one: keep it for backtest, done
-            self.store.record_entry(entry, now, published, status="no_match", kept_page=reading.kept)
+            self.store.record_entry(entry, now, published, status=ArticleStatus.NO_MATCH, kept_page=reading.kept)
             return False
         view = View.of(entry.title, entry.summary, reading.text)
         if skipped:
@@ -247,7 +263,7 @@ class Pipeline:
                     alerts.append(Alert(channel, title, body, targets))
         score = max((m.relevance.score for m in matches if m.relevance), default=None)
         stored = self.store.record_entry(
-            entry, now, published, status="matched" if matches else "no_match",
+            entry, now, published, status=ArticleStatus.MATCHED if matches else ArticleStatus.NO_MATCH,
             article=article if not skipped or matches else None, text_source=None if skipped else reading.source,
             matches=matches, alerts=alerts, kept_text=None if skipped else reading.kept,
             kept_page=reading.kept if skipped else None, score=score,
@@ -318,6 +334,6 @@ class Pipeline:
         outcomes = await asyncio.gather(*(poll(feed) for feed in taken))
         delivery = await self.sender.deliver(clock, everything=True)
         self.prune(clock())
-        undelivered = self.store.deliveries(["pending"]) + self.store.deliveries(["dead"], ids=delivery.dead)
+        undelivered = self.store.deliveries([DeliveryStatus.PENDING]) + self.store.deliveries([DeliveryStatus.DEAD], ids=delivery.dead)
         waiting = self.store.feed_states([f.name for f in self.settings.feeds if f not in taken])
         return PassReport(list(outcomes), delivery, sorted(undelivered, key=lambda row: row.id), waiting)

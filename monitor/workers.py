@@ -7,7 +7,9 @@ StepTimeout and falls back. Workers are replaced after ``max_tasks`` tasks
 too, which keeps memory flat over days.
 
 A task is a module-level function ``fn(state, *args)``; ``state`` is what the
-pool's ``setup`` function returned in that worker (a language detector, say).
+pool's ``setup`` function returned in that worker (the rules' prefilter: see
+monitor.tasks). Language detection and the sentence encoder do not run here:
+they are loaded once, in the main process, and run in its threads.
 """
 
 from __future__ import annotations

@@ -7,12 +7,23 @@ from pathlib import Path
 
 import click
 
-from monitor.cli.common import EXIT_CONFIG, EXIT_FAILED, _config_option, _fail, _interruptible, _load, _open_store, cli, utcnow
+from monitor.cli.common import (
+    EXIT_CONFIG,
+    EXIT_FAILED,
+    _config_option,
+    _fail,
+    _interruptible,
+    _load,
+    _open_store,
+    cli,
+    utcnow,
+)
+from monitor.models import DeliveryStatus
 
 
 @cli.command()
 @_config_option
-@click.option("--status", "statuses", type=click.Choice(["pending", "sent", "dead"]), multiple=True,
+@click.option("--status", "statuses", type=click.Choice([s.value for s in DeliveryStatus]), multiple=True,
               help="Only alerts with a delivery in these statuses (repeatable). Default: all.")
 @click.option("--rule", "rule_name", help="Only alerts for articles that matched this rule.")
 @click.option("--feed", "feed_name", help="Only alerts for articles from this feed.")
@@ -33,13 +44,14 @@ def alerts(config_path: Path | None, statuses: tuple[str, ...], rule_name: str |
             _fail(EXIT_CONFIG, f"--since: {exc}")
     store = _open_store(settings, create=False)
     try:
-        rows = store.alert_rows(statuses or STATUSES, rule=rule_name, feed=feed_name, since=start, limit=limit)
+        wanted = tuple(DeliveryStatus(s) for s in statuses) or STATUSES
+        rows = store.alert_rows(wanted, rule=rule_name, feed=feed_name, since=start, limit=limit)
     finally:
         store.close()
     labels = {t.key: t.label for t in settings.targets}
     if not rows:
         click.echo("no deliveries")
-    colours = {"pending": "yellow", "sent": "green", "dead": "red"}
+    colours = {DeliveryStatus.PENDING: "yellow", DeliveryStatus.SENT: "green", DeliveryStatus.DEAD: "red"}
     for row in rows:
         created = datetime.fromtimestamp(row.created, timezone.utc).strftime("%Y-%m-%d %H:%M")
         about = " ".join(part for part in (
@@ -49,9 +61,9 @@ def alerts(config_path: Path | None, statuses: tuple[str, ...], rule_name: str |
                            for d in row.deliveries)
         click.echo(f"{created}  {about}  ->  {row.channel}: {states}")
         for d in row.deliveries:
-            if d.status != "sent" and d.last_error:
+            if d.status is not DeliveryStatus.SENT and d.last_error:
                 click.echo(f"    #{d.id} after {d.attempts} attempt{'s' * (d.attempts != 1)}, last error: {d.last_error}")
-            if d.status == "pending":
+            if d.status is DeliveryStatus.PENDING:
                 due = datetime.fromtimestamp(d.next_attempt, timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
                 click.echo(f"    #{d.id} next attempt: {due} UTC")
 
@@ -72,7 +84,7 @@ def retry(config_path: Path | None, ids: tuple[int, ...]) -> None:
             _fail(EXIT_CONFIG, f"no delivery with id {', '.join(unknown)} in {settings.database} "
                                "(monitor alerts lists them)")
         for i in dict.fromkeys(ids):
-            if known[i] != "dead":
+            if known[i] is not DeliveryStatus.DEAD:
                 click.echo(f"delivery {i} is {known[i]}, not dead: left as it is")
         count = store.retry_dead(utcnow(), ids)
     finally:

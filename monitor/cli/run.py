@@ -20,10 +20,10 @@ from monitor.cli.common import (
     EXIT_OK,
     _assessor,
     _config_option,
+    _fail,
     _interruptible,
     _load,
     _log_level,
-    _fail,
     _open_store,
     _verbosity_option,
     _when,
@@ -31,6 +31,7 @@ from monitor.cli.common import (
     utcnow,
 )
 from monitor.config import Settings
+from monitor.models import DeliveryStatus, FeedStatus
 
 if TYPE_CHECKING:
     from monitor.pipeline import Pipeline
@@ -127,14 +128,14 @@ def check(config_path: Path | None, verbose: int, quiet: bool, force: bool, dry_
                  for channel, ids in report.delivery.orphaned.items()]
     problems += [
         f'alert {d.id} for channel "{d.channel}" not delivered to {labels[d.id]}'
-        f" (attempt {d.attempts}{', now a dead letter' if d.status == 'dead' else ''}): {d.last_error or 'not sent yet'}"
+        f" (attempt {d.attempts}{', now a dead letter' if d.status is DeliveryStatus.DEAD else ''}): {d.last_error or 'not sent yet'}"
         for d in report.undelivered if d.id not in orphaned
     ]
     for line in problems:
         click.echo(f"monitor: {line}", err=True)
     if not quiet:
-        fetched = sum(f.status not in ("304", "error") for f in report.feeds)
-        unchanged = sum(f.status == "304" for f in report.feeds)
+        fetched = sum(f.status is FeedStatus.FETCHED for f in report.feeds)
+        unchanged = sum(f.status is FeedStatus.UNCHANGED for f in report.feeds)
         waiting = (f", {len(report.waiting)} not due yet (the next at {_when(report.waiting[0].next_check)})"
                    if report.waiting else "")
         sent = (f"{report.delivery.sent} alerts would be sent; dry run: nothing sent, nothing written to "

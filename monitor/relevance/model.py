@@ -29,7 +29,8 @@ from typing import Any, Sequence
 import numpy as np
 
 from monitor.errors import MonitorError
-from monitor.relevance.encoder import DIMENSIONS, NAME as ENCODER_NAME
+from monitor.relevance.encoder import DIMENSIONS
+from monitor.relevance.encoder import NAME as ENCODER_NAME
 
 FORMAT = "monitor-relevance"
 VERSION = 1

@@ -164,9 +164,3 @@ class Folded:
             return position, position
         return self.position(start), self.position(end - 1) + 1
 
-    def chars(self, start: int, end: int) -> str:
-        """The original characters behind folded ``start:end``, dropped ones left out."""
-        if not self._dropped:
-            return self.original[start:end]
-        return "".join(self.original[self.position(i)] for i in range(start, end))
-

@@ -112,6 +112,3 @@ class Database:
         """Take the write lock and let it go: raises StoreError when writes cannot get through."""
         with self._write():
             pass
-
-    def integrity_check(self) -> str:
-        return self._read("PRAGMA integrity_check")[0][0]

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Iterable, Sequence
 
-from monitor.models import Alert, Article, Entry, Feed, Match
+from monitor.models import Alert, Article, ArticleStatus, Entry, Feed, FeedStatus, Match
 from monitor.store.base import Database, ts
 
 
@@ -162,9 +162,9 @@ class FeedQueries(Database):
         ``notice_after`` (and no notice is out yet) the ``notice`` alerts are queued, once."""
         with self._write() as db:
             (errors, notified) = db.execute(
-                """UPDATE feeds SET last_checked = ?, last_status = 'error', next_check = ?,
+                """UPDATE feeds SET last_checked = ?, last_status = ?, next_check = ?,
                      errors = errors + 1, last_error = ? WHERE name = ? RETURNING errors, notified""",
-                (ts(now), ts(next_check), error, name),
+                (ts(now), FeedStatus.FAILED, ts(next_check), error, name),
             ).fetchone()
             if notice_after and errors >= notice_after and not notified:
                 db.execute("UPDATE feeds SET notified = 1 WHERE name = ?", (name,))
@@ -192,7 +192,7 @@ class FeedQueries(Database):
         now: datetime,
         published: datetime,
         *,
-        status: str,
+        status: ArticleStatus,
         article: Article | None = None,
         text_source: str | None = None,
         matches: Sequence[Match] = (),
@@ -216,7 +216,7 @@ class FeedQueries(Database):
                     url, entry.feed, entry.title, ts(published), ts(now), status,
                     article.language if article else None,
                     article.language_confidence if article else None,
-                    text_source, kept_text, kept_page, entry.summary if status not in ("too_old", "first_look") else None, score,
+                    text_source, kept_text, kept_page, entry.summary if status not in (ArticleStatus.TOO_OLD, ArticleStatus.FIRST_LOOK) else None, score,
                 ),
             ).fetchone()
             fresh = row is not None
