@@ -14,6 +14,7 @@ import os
 import signal
 from typing import Mapping
 
+
 class CrashPoints:
     def __init__(self, environ: Mapping[str, str]):
         self.point = environ.get("MONITOR_CRASH_AT") or None

@@ -114,9 +114,9 @@ def _doctype_end(body: bytes, position: int) -> int:
             break
     else:
         return len(body)
-    for token in _SUBSET_TOKEN.finditer(body, token.end()):
-        if token.group()[:1] == b"]" and token.group().endswith(b">"):
-            return token.end()
+    for closing in _SUBSET_TOKEN.finditer(body, token.end()):
+        if closing.group()[:1] == b"]" and closing.group().endswith(b">"):
+            return closing.end()
     return len(body)                      # unterminated: everything after it was declarations
 
 

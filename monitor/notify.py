@@ -111,7 +111,8 @@ class DryRun(Notifier):
     async def send(self, delivery: Delivery) -> str | None:
         if delivery.target != CONSOLE and delivery.target not in self._targets:
             return f"target {delivery.target} is no longer in the config"
-        where = "standard output" if delivery.target == CONSOLE else f"{delivery.channel} -> {self.label(delivery.target)}"
+        where = ("standard output" if delivery.target == CONSOLE
+                 else f"{delivery.channel} -> {self.label(delivery.target)}")
         self._console.write(f"would alert {where}: {delivery.title}\n")
         self._console.flush()
         return None

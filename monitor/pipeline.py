@@ -334,6 +334,7 @@ class Pipeline:
         outcomes = await asyncio.gather(*(poll(feed) for feed in taken))
         delivery = await self.sender.deliver(clock, everything=True)
         self.prune(clock())
-        undelivered = self.store.deliveries([DeliveryStatus.PENDING]) + self.store.deliveries([DeliveryStatus.DEAD], ids=delivery.dead)
+        undelivered = (self.store.deliveries([DeliveryStatus.PENDING])
+                       + self.store.deliveries([DeliveryStatus.DEAD], ids=delivery.dead))
         waiting = self.store.feed_states([f.name for f in self.settings.feeds if f not in taken])
         return PassReport(list(outcomes), delivery, sorted(undelivered, key=lambda row: row.id), waiting)

@@ -136,7 +136,8 @@ def _how(plan: RulePlan, verdict: Verdict | None, relevance: Relevance | None) -
     if plan.mode is Mode.TOPIC:
         return f" (topic {plan.topic} alone)"
     if plan.mode is Mode.EITHER:
-        return f" (its terms or topic {plan.topic}: terms {'yes' if words else 'no'}, topic {'yes' if meaning else 'no'})"
+        return (f" (its terms or topic {plan.topic}: terms {'yes' if words else 'no'}, "
+                f"topic {'yes' if meaning else 'no'})")
     if words and not meaning:
         return f" (its terms occur, but topic {plan.topic} says no: a passing mention)"
     return f" (its terms and topic {plan.topic}: terms {'yes' if words else 'no'}, topic {'yes' if meaning else 'no'})"
@@ -161,7 +162,8 @@ def backtest(store: Store, assessor: Assessor, since: datetime, only: str | None
              ) -> tuple[int, list[RuleChange]]:
     articles = store.stored_articles(since)
     judge = assessor.judge
-    names = [p.name for p in judge.plans] + sorted({r for a in articles for r in a.rules} - {p.name for p in judge.plans})
+    planned = [p.name for p in judge.plans]
+    names = planned + sorted({r for a in articles for r in a.rules} - set(planned))
     changes = {name: RuleChange(name) for name in names if only is None or name == only}
     detector = None
     read = []

@@ -28,7 +28,8 @@ from monitor.models import DeliveryStatus
 @click.option("--rule", "rule_name", help="Only alerts for articles that matched this rule.")
 @click.option("--feed", "feed_name", help="Only alerts for articles from this feed.")
 @click.option("--since", help="Only alerts written this long ago or less (e.g. 2d, 6h).")
-@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True, help="Newest first, at most this many.")
+@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True,
+              help="Newest first, at most this many.")
 def alerts(config_path: Path | None, statuses: tuple[str, ...], rule_name: str | None, feed_name: str | None,
            since: str | None, limit: int) -> None:
     """List alerts, one line each: article, feed, rules, and each delivery's state (secrets masked)."""
@@ -62,7 +63,8 @@ def alerts(config_path: Path | None, statuses: tuple[str, ...], rule_name: str |
         click.echo(f"{created}  {about}  ->  {row.channel}: {states}")
         for d in row.deliveries:
             if d.status is not DeliveryStatus.SENT and d.last_error:
-                click.echo(f"    #{d.id} after {d.attempts} attempt{'s' * (d.attempts != 1)}, last error: {d.last_error}")
+                attempts = f"{d.attempts} attempt{'s' * (d.attempts != 1)}"
+                click.echo(f"    #{d.id} after {attempts}, last error: {d.last_error}")
             if d.status is DeliveryStatus.PENDING:
                 due = datetime.fromtimestamp(d.next_attempt, timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
                 click.echo(f"    #{d.id} next attempt: {due} UTC")

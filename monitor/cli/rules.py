@@ -50,7 +50,8 @@ def validate(config_path: Path | None) -> None:
                    f"{len(topic.not_about)} not about; {scorer}; threshold {judged.threshold:.2f}")
     click.echo(f"\nrules ({len(settings.rules)}):")
     for rule in settings.rules:
-        parts = [f"{key}: {len(terms)} terms" for key, terms in (("any", rule.any), ("all", rule.all), ("none", rule.none)) if terms]
+        parts = [f"{key}: {len(terms)} terms"
+                 for key, terms in (("any", rule.any), ("all", rule.all), ("none", rule.none)) if terms]
         if rule.terms:
             count = sum(len(items) for items in rule.terms.values())
             parts.append(f"terms: {count} in {len(rule.terms)} languages ({', '.join(rule.terms)})")

@@ -55,7 +55,8 @@ async def _runtime(settings: Settings, *, dry_run: bool = False) -> AsyncIterato
             copy_database(settings.database, copy)
         except StoreError as exc:
             _fail(EXIT_CONFIG, f"{settings.path}: monitor.database: {exc}")
-        async with _pipeline(settings, _open_store(settings.model_copy(update={"database": copy})), dry_run=True) as pipeline:
+        store = _open_store(settings.model_copy(update={"database": copy}))
+        async with _pipeline(settings, store, dry_run=True) as pipeline:
             yield pipeline
 
 
@@ -72,8 +73,9 @@ async def _pipeline(settings: Settings, store: Store, *, dry_run: bool = False) 
     try:
         store.sync_feeds(settings.feeds)
         limits = Limits(timeout=settings.timeout.total_seconds())
+        setup = partial(worker_state, settings.ruleset.prefilter)
         async with HttpClient(user_agent=settings.user_agent, private_networks=settings.private_networks,
-                              limits=limits) as client, CpuPool(default_size(), partial(worker_state, settings.ruleset.prefilter)) as cpu:
+                              limits=limits) as client, CpuPool(default_size(), setup) as cpu:
             yield Pipeline(settings, store, client, notifier, cpu, assessor=_assessor(settings),
                            crash=CrashPoints(os.environ))
     finally:
@@ -128,7 +130,8 @@ def check(config_path: Path | None, verbose: int, quiet: bool, force: bool, dry_
                  for channel, ids in report.delivery.orphaned.items()]
     problems += [
         f'alert {d.id} for channel "{d.channel}" not delivered to {labels[d.id]}'
-        f" (attempt {d.attempts}{', now a dead letter' if d.status is DeliveryStatus.DEAD else ''}): {d.last_error or 'not sent yet'}"
+        f" (attempt {d.attempts}{', now a dead letter' if d.status is DeliveryStatus.DEAD else ''}): "
+        f"{d.last_error or 'not sent yet'}"
         for d in report.undelivered if d.id not in orphaned
     ]
     for line in problems:

@@ -62,7 +62,8 @@ class Assessor:
     # explain, backtest, evaluate -------------------------------------------------
 
     def assess_many(self, views: Sequence[View], keyword_matches: Sequence[Sequence[Match]],
-                    languages: Sequence[str | None], *, evidence: bool = True) -> list[tuple[list[Match], dict[str, Relevance]]]:
+                    languages: Sequence[str | None], *, evidence: bool = True
+                    ) -> list[tuple[list[Match], dict[str, Relevance]]]:
         """Every article's matches, and every topic's verdict on it (passed or not)."""
         if not self.judge.uses_topics:
             return [(self.judge.decide(m, {}), {}) for m in keyword_matches]

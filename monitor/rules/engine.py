@@ -61,7 +61,8 @@ class _Quick:
             has_any=bool(rule.any or rule.by_language),
             any=frozenset(rule.any),
             any_plain=all(t in plain for t in rule.any),
-            by_language={lang: (frozenset(ids), all(t in plain for t in ids)) for lang, ids in rule.by_language.items()},
+            by_language={lang: (frozenset(ids), all(t in plain for t in ids))
+                         for lang, ids in rule.by_language.items()},
         )
 
 
@@ -260,7 +261,7 @@ class RuleSet:
         """Each word found once ("China" found by `China` and by `*china` is one line), a few lines at
         most; past EVIDENCE_MAX the ``spare`` ones (more `any` terms than needed) go first."""
         kept, seen = [], set()
-        for index, (tid, occurrence) in enumerate(evidence):
+        for index, (_, occurrence) in enumerate(evidence):
             word = doc.fields[occurrence.field].original[occurrence.start:occurrence.end].casefold()
             if word not in seen:
                 seen.add(word)

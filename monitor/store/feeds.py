@@ -216,7 +216,8 @@ class FeedQueries(Database):
                     url, entry.feed, entry.title, ts(published), ts(now), status,
                     article.language if article else None,
                     article.language_confidence if article else None,
-                    text_source, kept_text, kept_page, entry.summary if status not in (ArticleStatus.TOO_OLD, ArticleStatus.FIRST_LOOK) else None, score,
+                    text_source, kept_text, kept_page,
+                    entry.summary if status not in (ArticleStatus.TOO_OLD, ArticleStatus.FIRST_LOOK) else None, score,
                 ),
             ).fetchone()
             fresh = row is not None
@@ -229,7 +230,8 @@ class FeedQueries(Database):
                 return False   # the same article reached us through another feed first
             for match in matches:
                 hits = json.dumps([[hit.term, hit.snippet] for hit in match.hits], ensure_ascii=False)
-                db.execute("INSERT INTO matches (article_id, rule, hits) VALUES (?, ?, ?)", (article_id, match.rule, hits))
+                db.execute("INSERT INTO matches (article_id, rule, hits) VALUES (?, ?, ?)",
+                           (article_id, match.rule, hits))
             for alert in alerts:
                 insert_alert(db, alert, now, article_id=article_id)
             return True
@@ -256,7 +258,8 @@ class FeedQueries(Database):
     def find_article(self, ref: str) -> StoredArticle | None:
         """An article by its id (as alerts show it) or its link."""
         column = "a.id" if ref.isdigit() else "a.url"
-        rows = self._read(f"SELECT {_ARTICLE} FROM articles a WHERE {column} = ?", (int(ref) if ref.isdigit() else ref,))
+        key: int | str = int(ref) if ref.isdigit() else ref
+        rows = self._read(f"SELECT {_ARTICLE} FROM articles a WHERE {column} = ?", (key,))
         return _stored(rows[0]) if rows else None
 
     def record_feedback(self, article_id: int, relevant: bool, now: datetime) -> bool:
@@ -264,7 +267,8 @@ class FeedQueries(Database):
         with self._write() as db:
             earlier = db.execute("SELECT 1 FROM feedback WHERE article_id = ?", (article_id,)).fetchone()
             db.execute("""INSERT INTO feedback (article_id, relevant, given) VALUES (?, ?, ?)
-                          ON CONFLICT (article_id) DO UPDATE SET relevant = excluded.relevant, given = excluded.given""",
+                          ON CONFLICT (article_id) DO UPDATE
+                          SET relevant = excluded.relevant, given = excluded.given""",
                        (article_id, int(relevant), ts(now)))
             return earlier is not None
 

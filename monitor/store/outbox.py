@@ -55,7 +55,8 @@ class OutboxQueries(Database):
         self, now: datetime, lease: timedelta, owner: str, *,
         due_by: datetime | None = None, after_id: int = 0, limit: int = 100,
     ) -> list[Delivery]:
-        """Lease to ``owner`` the pending deliveries due by ``due_by`` (default: now), in id order after ``after_id``."""
+        """Lease to ``owner`` the pending deliveries due by ``due_by`` (default: now), in id order
+        after ``after_id``."""
         with self._write() as db:
             rows = db.execute(
                 """SELECT d.id, a.channel, d.target, a.title, a.body, d.attempts + 1, a.created
@@ -146,8 +147,9 @@ class OutboxQueries(Database):
         )
         return [_delivery_row(row) for row in rows]
 
-    def alert_rows(self, statuses: Sequence[DeliveryStatus] = STATUSES, *, rule: str | None = None, feed: str | None = None,
-                   since: datetime | None = None, limit: int | None = None) -> list[AlertRow]:
+    def alert_rows(self, statuses: Sequence[DeliveryStatus] = STATUSES, *, rule: str | None = None,
+                   feed: str | None = None, since: datetime | None = None, limit: int | None = None
+                   ) -> list[AlertRow]:
         """Alerts with a delivery in these statuses (and of this rule, from this feed, written since),
         newest first."""
         where = [f"""EXISTS (SELECT 1 FROM deliveries d WHERE d.alert_id = a.id

@@ -41,7 +41,7 @@ def _v1(db: sqlite3.Connection) -> None:
             title         TEXT NOT NULL,
             published     REAL NOT NULL,
             first_seen    REAL NOT NULL,
-            status        TEXT NOT NULL,          -- ArticleStatus: too_old | first_look | duplicate | no_match | matched
+            status        TEXT NOT NULL,          -- too_old | first_look | duplicate | no_match | matched
             language      TEXT,
             language_confidence REAL,
             text_source   TEXT                    -- page | feed | NULL when not read
