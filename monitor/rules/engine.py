@@ -16,13 +16,13 @@ import bisect
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Iterable, NamedTuple, Sequence
+from typing import Iterable, Sequence
 
 from monitor.errors import QueryError, RulesError, TermError
 from monitor.models import Article, Hit, Match
 from monitor.rules.compiled import CompiledRule
+from monitor.rules.evidence import Occurrence, why_not
 from monitor.rules.evidence import evidence as query_evidence
-from monitor.rules.evidence import why_not
 from monitor.rules.normalize import Folded, is_wordish
 from monitor.rules.prefilter import Prefilter
 from monitor.rules.query import atoms, parse_query
@@ -36,10 +36,7 @@ _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _WORDS = re.compile(f"[{_CJK}]|[^\\W_{_CJK}]+")
 
 
-class Occurrence(NamedTuple):
-    field: str   # "title" or "text"
-    start: int   # in that field as written (NFKC)
-    end: int
+Problem = tuple[int, str, str]   # (rule index, key, message), as RulesError lists them
 
 
 @dataclass(frozen=True)
@@ -81,7 +78,7 @@ class RuleSet:
     def __init__(self, rules: Sequence[RuleSpec]):
         self.terms: list[Term] = []
         self._ids: dict[str, int] = {}
-        problems: list[tuple[int, str, str]] = []
+        problems: list[Problem] = []
         compiled = [self._compile(i, rule, problems) for i, rule in enumerate(rules)]
         if problems:
             raise RulesError(problems)
@@ -117,7 +114,7 @@ class RuleSet:
             if part.text != ANY_WORD:
                 self._register(part.text, part)
 
-    def _terms(self, index: int, key: str, items: Iterable[str], problems: list) -> tuple[int, ...]:
+    def _terms(self, index: int, key: str, items: Iterable[str], problems: list[Problem]) -> tuple[int, ...]:
         ids = []
         for n, raw in enumerate(items):
             try:
@@ -126,7 +123,7 @@ class RuleSet:
                 problems.append((index, f"{key}[{n}]", str(exc)))
         return tuple(dict.fromkeys(ids))
 
-    def _compile(self, index: int, rule: RuleSpec, problems: list) -> CompiledRule:
+    def _compile(self, index: int, rule: RuleSpec, problems: list[Problem]) -> CompiledRule:
         query = None
         if rule.query:
             try:
@@ -148,7 +145,7 @@ class RuleSet:
         )
         return compiled
 
-    def _build_automata(self) -> dict[str | None, "Scanner"]:
+    def _build_automata(self) -> dict[str | None, Scanner]:
         everywhere: set[int] = set()
         per_language: dict[str, set[int]] = defaultdict(set)
         for rule in self.rules:
@@ -157,10 +154,10 @@ class RuleSet:
                 everywhere.update(self._ids[a.term.text] for a, _ in atoms(rule.query))
             for lang, ids in rule.by_language.items():
                 per_language[lang].update(ids)
-        everywhere = self._literal(everywhere)
-        automata = {None: Scanner((t, self.terms[t]) for t in everywhere)}
-        for lang, ids in per_language.items():   # each language's own terms only; the rest are in None's
-            automata[lang] = Scanner((t, self.terms[t]) for t in self._literal(ids) - everywhere)
+        literal = self._literal(everywhere)
+        automata: dict[str | None, Scanner] = {None: Scanner((t, self.terms[t]) for t in literal)}
+        for lang, wanted in per_language.items():   # each language's own terms only; the rest are in None's
+            automata[lang] = Scanner((t, self.terms[t]) for t in self._literal(wanted) - literal)
         return automata
 
     def _literal(self, ids: Iterable[int]) -> set[int]:
@@ -313,6 +310,8 @@ class _Document:
 
     def _in_sequence(self, part_ids: list[int | None]) -> list[Occurrence]:
         """Where the words of a phrase occur one right after the other (None: any one word)."""
+        if part_ids[0] is None:   # a phrase never starts with a * word (monitor.rules.terms)
+            return []
         chains = list(self.found(part_ids[0]))
         skip = 0
         for part_id in part_ids[1:]:
@@ -351,7 +350,8 @@ def _whole_words(text: str, start: int, end: int, term: Term) -> tuple[int, int]
         while start > 0 and is_wordish(text[start - 1]):
             start -= 1
     if term.right_open and end < len(text) and is_wordish(text[end]):
-        end = _WORD_REST.match(text, end).end()
+        rest = _WORD_REST.match(text, end)   # it matches everywhere, if only the empty string
+        end = rest.end() if rest else end
     return start, end
 
 

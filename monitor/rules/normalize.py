@@ -145,7 +145,7 @@ class Folded:
         marked = _marked(original)
         if _DROP not in marked:
             return cls(original, marked)
-        dropped = []   # rare: soft hyphens, zero-width characters
+        dropped: list[int] = []   # rare: soft hyphens, zero-width characters
         at = marked.find(_DROP)
         while at != -1:
             dropped.append(at - len(dropped))

@@ -26,8 +26,8 @@ from monitor.rules.query import And, Atom, Node, Not, Or
 from monitor.rules.scan import Scanner
 from monitor.rules.terms import ANY_WORD, Term
 
-Clause = frozenset   # of term ids: one must occur
-Requirement = tuple  # of clauses: each must hold
+Clause = frozenset[int]             # term ids: one must occur
+Requirement = tuple[Clause, ...]    # clauses: each must hold
 MAX_ALTERNATIVES = 64
 
 
@@ -108,11 +108,12 @@ def _node(node: Node, terms: Sequence[Term], ids: dict[str, int]) -> list[Requir
     if isinstance(node, Not):
         return None
     if isinstance(node, Or):
-        children = [_node(n, terms, ids) for n in node.nodes]
-        return None if any(c is None for c in children) else _either(children)
-    children = [_node(n, terms, ids) for n in (node.nodes if isinstance(node, And) else (node.left, node.right))]
-    children = [c for c in children if c is not None]   # a NOT inside an AND requires nothing
-    return _both(children) if children else None
+        alternatives = [_node(n, terms, ids) for n in node.nodes]
+        held = [a for a in alternatives if a is not None]
+        return _either(held) if len(held) == len(alternatives) else None   # one branch open: all pages pass
+    parts = [_node(n, terms, ids) for n in (node.nodes if isinstance(node, And) else (node.left, node.right))]
+    required = [p for p in parts if p is not None]   # a NOT inside an AND requires nothing
+    return _both(required) if required else None
 
 
 def _either(children: list[list[Requirement]]) -> list[Requirement]:

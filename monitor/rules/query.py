@@ -90,7 +90,10 @@ def _tokens(query: str) -> list[_Token]:
         found = _TOKEN.match(query, index)
         if not found or found.end() == index:
             raise QueryError(f"unexpected {query[index]!r}", index + 1)
-        kind = found.lastgroup if found.lastgroup != "n" else "near"
+        group = found.lastgroup
+        if group is None:   # every alternative of _TOKEN is a named group: cannot happen
+            raise QueryError(f"unexpected {query[index]!r}", index + 1)
+        kind = group if group != "n" else "near"
         text = found.group(kind)
         start = found.start(kind) + 1
         if kind == "phrase" and (len(text) < 2 or not text.endswith('"')):
