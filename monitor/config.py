@@ -14,7 +14,7 @@ import re
 import tomllib
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any, Sequence
+from typing import Annotated, Any, Mapping, Sequence
 
 from pydantic import BeforeValidator, ConfigDict, Field, ValidationError
 from pydantic_core import ErrorDetails
@@ -87,9 +87,9 @@ class Settings(Options):
         return tuple(dict.fromkeys(t.channel for t in self.targets))
 
 
-def default_config_path(environ: dict[str, str] | None = None) -> Path:
-    environ = os.environ if environ is None else environ
-    return Path(environ.get("MONITOR_CONFIG") or "config.toml")
+def default_config_path(environ: Mapping[str, str] | None = None) -> Path:
+    env = os.environ if environ is None else environ
+    return Path(env.get("MONITOR_CONFIG") or "config.toml")
 
 
 def load(path: Path | str, environ: dict[str, str] | None = None, *, models: bool = True) -> Settings:
@@ -196,10 +196,10 @@ def _loose_rules(raw: dict[str, Any]) -> list[RuleSpec]:
         return tuple(v for v in value if isinstance(v, str) and v.strip()) if isinstance(value, list) else ()
 
     loose = []
-    items = raw.get("rules")
-    for rule in items if isinstance(items, list) else []:
-        rule = rule if isinstance(rule, dict) else {}
-        terms = rule.get("terms") if isinstance(rule.get("terms"), dict) else {}
+    for item in _array(raw, "rules"):
+        rule = item if isinstance(item, dict) else {}
+        terms = rule.get("terms")
+        terms = terms if isinstance(terms, dict) else {}
         query = rule.get("query")
         loose.append(RuleSpec.model_construct(   # unchecked: only its terms and query are compiled
             name=str(rule.get("name", "")), any=strings(rule.get("any")), all=strings(rule.get("all")),
@@ -209,7 +209,13 @@ def _loose_rules(raw: dict[str, Any]) -> list[RuleSpec]:
     return loose
 
 
-def _where(loc: tuple, raw: dict) -> str:
+def _array(raw: dict[str, Any], key: str) -> list[Any]:
+    """An array of tables of the file, or none when the key holds something else."""
+    value = raw.get(key)
+    return value if isinstance(value, list) else []
+
+
+def _where(loc: tuple[str | int, ...], raw: dict[str, Any]) -> str:
     """('feeds', 2, 'interval') -> 'feeds[2] "tweakers".interval'."""
     out = ""
     node: Any = raw
@@ -243,11 +249,11 @@ def _describe(error: ErrorDetails, raw: dict[str, Any]) -> str:
     return f"{_where(loc, raw)}: {message}"
 
 
-def _key_order(problem: str) -> tuple:
+def _key_order(problem: str) -> tuple[int | str, ...]:
     return tuple(int(p) if p.isdigit() else p for p in re.split(r"\[(\d+)\]", problem))
 
 
-def _cross_checks(raw: dict) -> list[str]:
+def _cross_checks(raw: dict[str, Any]) -> list[str]:
     """Checks that span entries: duplicate names, unknown channels, empty rules."""
     problems: list[str] = []
     for section in ("feeds", "rules", "topics"):
@@ -266,8 +272,8 @@ def _cross_checks(raw: dict) -> list[str]:
             else:
                 seen[name] = i
     channels = channel_names(raw.get("channels"))
-    rules = raw.get("rules") if isinstance(raw.get("rules"), list) else []
-    topics = raw.get("topics") if isinstance(raw.get("topics"), list) else []
+    rules = _array(raw, "rules")
+    topics = _array(raw, "topics")
     topic_names = [t.get("name") for t in topics if isinstance(t, dict)]
     for i, topic in enumerate(topics):
         if isinstance(topic, dict) and not any(topic.get(key) for key in ("about", "examples", "model")):

@@ -29,7 +29,7 @@ from typing import Callable
 from monitor import tasks
 from monitor.config import Settings
 from monitor.delivery import DeliveryOutcome, Sender
-from monitor.errors import BlockedAddress, FeedError, FetchError
+from monitor.errors import BlockedAddress, FeedError, FetchError, WorkerError
 from monitor.extract import MAX_PAGE_BYTES
 from monitor.faults import NO_CRASH, CrashPoints
 from monitor.feeds import ParsedFeed
@@ -55,7 +55,7 @@ from monitor.schedule import (
     poll_offset,
 )
 from monitor.store import DeliveryRow, FeedState, Store
-from monitor.workers import CpuPool, WorkerError, release_memory
+from monitor.workers import CpuPool, release_memory
 
 log = logging.getLogger("monitor.pipeline")
 

@@ -107,16 +107,16 @@ def render_explanation(reading: Reading, explanation: Explanation, color: bool) 
         lines.append("")
     matched = {m.rule: m for m in explanation.matches}
     for plan in explanation.plans:
-        verdict = explanation.verdicts.get(plan.name)
-        relevance = explanation.relevance.get(plan.topic) if plan.topic else None
-        how = _how(plan, verdict, relevance)
+        terms = explanation.verdicts.get(plan.name)
+        topic = explanation.relevance.get(plan.topic) if plan.topic else None
+        decided = _how(plan, terms, topic)
         if plan.name in matched:
-            lines.append(style(f"MATCH    {plan.name}{how}", fg="green", bold=True))
+            lines.append(style(f"MATCH    {plan.name}{decided}", fg="green", bold=True))
             lines += [f"    {_highlight(hit, color)}" for hit in matched[plan.name].hits]
         else:
-            lines.append(style(f"no match {plan.name}{how}", fg="red", bold=True))
-            if verdict is not None:
-                lines += [f"    {_shortened(reason)}" for reason in verdict.reasons]
+            lines.append(style(f"no match {plan.name}{decided}", fg="red", bold=True))
+            if terms is not None:
+                lines += [f"    {_shortened(reason)}" for reason in terms.reasons]
     return lines
 
 

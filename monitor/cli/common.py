@@ -9,9 +9,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Callable, Coroutine, NoReturn, TypeVar
 
 import click
 
@@ -20,7 +20,11 @@ from monitor.config import Settings
 from monitor.errors import ConfigError, StoreError
 
 if TYPE_CHECKING:
+    from monitor.relevance.assess import Assessor
     from monitor.store import Store
+
+F = TypeVar("F", bound=Callable[..., Any])   # a command, given one more option
+T = TypeVar("T")
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
 EXIT_INTERRUPTED = 130   # 128 + SIGINT, as shells report a command stopped by Ctrl-C
@@ -30,7 +34,7 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def _config_option(func):
+def _config_option(func: F) -> F:
     return click.option(
         "--config", "-c", "config_path",
         type=click.Path(dir_okay=False, path_type=Path),
@@ -39,7 +43,7 @@ def _config_option(func):
     )(func)
 
 
-def _verbosity_option(func):
+def _verbosity_option(func: F) -> F:
     func = click.option("--verbose", "-v", count=True, help="More log output (-v info, -vv debug).")(func)
     return click.option("--quiet", "-q", is_flag=True, help="Only errors on stderr.")(func)
 
@@ -56,22 +60,28 @@ def _load(config_path: Path | None, *, models: bool = True) -> Settings:
     return settings
 
 
-def _fail(code: int, message: str) -> None:
+def _fail(code: int, message: str) -> NoReturn:
     click.echo(f"monitor: {message}", err=True)
     raise SystemExit(code)
 
 
-def _interruptible(work):
+def _interruptible(work: Coroutine[Any, Any, T]) -> T:
     """``asyncio.run(work)``, with Ctrl-C as KeyboardInterrupt once the work has been cancelled.
 
     asyncio.run's own Ctrl-C handler needs the main thread to wake up, and a signal that lands
     on one of the helper threads (worker starts, language detection) left it asleep in epoll
     until the next event, tens of seconds later; the loop's signal handler wakes it at once."""
-    interrupted = []
+    interrupted: list[bool] = []
 
-    async def guarded():
+    async def guarded() -> T:
         loop, task = asyncio.get_running_loop(), asyncio.current_task()
-        loop.add_signal_handler(signal.SIGINT, lambda: interrupted.append(True) or task.cancel())
+
+        def interrupt() -> None:
+            interrupted.append(True)
+            if task is not None:
+                task.cancel()
+
+        loop.add_signal_handler(signal.SIGINT, interrupt)
         try:
             return await work
         finally:
@@ -91,7 +101,7 @@ def _log_level(verbose: int, quiet: bool, default: int) -> int:
     return {0: default, 1: logging.INFO}.get(verbose, logging.DEBUG)
 
 
-def _assessor(settings: Settings):
+def _assessor(settings: Settings) -> Assessor:
     """The judge, with the sentence encoder when a topic needs it (loaded on first use, in this process)."""
     from monitor.relevance.assess import Assessor
 
@@ -114,7 +124,7 @@ def _open_store(settings: Settings, *, create: bool = True) -> "Store":
 
 
 class _Commands(click.Group):
-    def invoke(self, ctx: click.Context):
+    def invoke(self, ctx: click.Context) -> Any:
         # click would print "Aborted!" and exit 1, which for check means "a feed failed"
         try:
             return super().invoke(ctx)
@@ -137,7 +147,7 @@ def _when(stamp: float) -> str:
     return datetime.fromtimestamp(stamp, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def _duration(delta) -> str:
+def _duration(delta: timedelta) -> str:
     seconds = int(delta.total_seconds())
     for unit, size in (("w", 604800), ("d", 86400), ("h", 3600), ("m", 60)):
         if seconds % size == 0:

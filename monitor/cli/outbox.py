@@ -120,7 +120,7 @@ def test_channels(config_path: Path | None, channel: str | None) -> None:
     title = "monitor: test message"
     body = (f"A test from monitor ({now:%Y-%m-%d %H:%M} UTC): alerts for this channel will arrive here.")
 
-    async def send_all():
+    async def send_all() -> list[str | None]:
         notifier = Notifier(settings.targets, sys.stdout)
         try:
             return await asyncio.gather(*(notifier.send(Delivery(0, t.channel, t.key, title, body, 1, now.timestamp()))

@@ -6,6 +6,7 @@ import asyncio
 import re
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -24,6 +25,9 @@ from monitor.cli.common import (
 )
 from monitor.config import Settings
 from monitor.errors import MonitorError
+
+if TYPE_CHECKING:
+    from monitor.fetch import Response
 
 
 @cli.command()
@@ -108,7 +112,7 @@ def explain(config_path: Path | None, source: str, rule_name: str | None, langua
         click.echo(line, color=_color(color))
 
 
-async def _fetch(settings: Settings, url: str):
+async def _fetch(settings: Settings, url: str) -> Response:
     from monitor.errors import FetchError
     from monitor.fetch import HttpClient, Limits
 

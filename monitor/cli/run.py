@@ -10,7 +10,7 @@ import tempfile
 from contextlib import asynccontextmanager
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, AsyncIterator
+from typing import TYPE_CHECKING, AsyncIterator, TextIO
 
 import click
 
@@ -34,7 +34,7 @@ from monitor.config import Settings
 from monitor.models import DeliveryStatus, FeedStatus
 
 if TYPE_CHECKING:
-    from monitor.pipeline import Pipeline
+    from monitor.pipeline import FeedOutcome, PassReport, Pipeline
     from monitor.store import Store
 
 
@@ -105,7 +105,7 @@ def check(config_path: Path | None, verbose: int, quiet: bool, force: bool, dry_
 
     progress = _Progress(sys.stderr) if sys.stderr.isatty() and not quiet else None
 
-    async def one_pass():
+    async def one_pass() -> tuple[PassReport, dict[int, str]]:
         async with _runtime(settings, dry_run=dry_run) as pipeline:
             pipeline.failure_level = logging.INFO   # a failed feed is reported below, once
             try:
@@ -118,7 +118,7 @@ def check(config_path: Path | None, verbose: int, quiet: bool, force: bool, dry_
 
     report, labels = _interruptible(one_pass())
     failed = [f for f in report.feeds if not f.ok]
-    causes = {f.cause for f in failed}
+    causes = {f.cause for f in failed if f.cause is not None}   # a failed poll always has its cause
     if len(failed) > 1 and len(failed) == len(report.feeds) and len(causes) == 1:
         problems = [f"all {len(failed)} feeds failed: {_all_failed(causes.pop())}"]
     else:
@@ -169,7 +169,7 @@ def run(config_path: Path | None, verbose: int, quiet: bool) -> None:
     configure(_log_level(verbose, quiet, logging.INFO))
     settings = _load(config_path)
 
-    async def forever():
+    async def forever() -> None:
         async with _runtime(settings) as pipeline:
             await Daemon(pipeline, utcnow, systemd=Notify(os.environ)).run()
 
@@ -185,10 +185,10 @@ def _all_failed(cause: str) -> str:
 class _Progress:
     """On a terminal: feeds done out of the total, and entries read, on one line that is rewritten."""
 
-    def __init__(self, stream):
+    def __init__(self, stream: TextIO):
         self.stream, self.done, self.read = stream, 0, 0
 
-    def __call__(self, outcome, total: int) -> None:
+    def __call__(self, outcome: FeedOutcome, total: int) -> None:
         self.done += 1
         self.read += outcome.new
         self.stream.write(f"\r\033[Kmonitor: {self.done}/{total} feeds polled, {self.read} new entries read")

@@ -173,5 +173,5 @@ def nearest(sentences: Sequence[str], vectors: np.ndarray, anchors: Sequence[str
     if not len(sentences) or not len(anchors):
         return None
     similarity = vectors @ anchor_vectors.T
-    i, j = np.unravel_index(int(np.argmax(similarity)), similarity.shape)
+    i, j = (int(k) for k in np.unravel_index(int(np.argmax(similarity)), similarity.shape))
     return Nearest(sentences[i], anchors[j], float(similarity[i, j]))

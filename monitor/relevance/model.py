@@ -147,7 +147,8 @@ class Model:
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-np.clip(z, -40, 40)))
+    result: np.ndarray = 1.0 / (1.0 + np.exp(-np.clip(z, -40, 40)))
+    return result
 
 
 def train(examples: Examples, anchors: Anchors, *, c: float = DEFAULT_C, threshold: float = DEFAULT_THRESHOLD,

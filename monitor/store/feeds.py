@@ -7,7 +7,7 @@ import sqlite3
 import zlib
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 from monitor.models import Alert, Article, ArticleStatus, Entry, Feed, FeedStatus, Match
 from monitor.store.base import Database, ts
@@ -66,7 +66,7 @@ _ARTICLE = """a.id, a.url, a.feed, a.title, a.published, a.language, a.language_
                (SELECT group_concat(rule, char(31)) FROM matches m WHERE m.article_id = a.id), a.summary"""
 
 
-def _stored(row: tuple) -> StoredArticle:
+def _stored(row: tuple[Any, ...]) -> StoredArticle:
     id, url, feed, title, published, language, confidence, text, page, rules, summary = row
     return StoredArticle(id, url, feed, title, published, language, confidence or 0.0,
                          zlib.decompress(text).decode("utf-8") if text is not None else None,
@@ -170,7 +170,7 @@ class FeedQueries(Database):
                 db.execute("UPDATE feeds SET notified = 1 WHERE name = ?", (name,))
                 for alert in notice:
                     insert_alert(db, alert, now, kind="feed_down")
-            return errors
+            return int(errors)
 
     def known_entries(self, feed: str, keys: Iterable[str]) -> set[str]:
         keys = list(keys)

@@ -154,7 +154,7 @@ class OutboxQueries(Database):
         newest first."""
         where = [f"""EXISTS (SELECT 1 FROM deliveries d WHERE d.alert_id = a.id
                              AND d.status IN ({','.join('?' * len(statuses))}))"""]
-        params: list = list(statuses)
+        params: list[object] = list(statuses)
         if rule is not None:
             where.append("EXISTS (SELECT 1 FROM matches m WHERE m.article_id = a.article_id AND m.rule = ?)")
             params.append(rule)
