@@ -26,7 +26,7 @@ from typing import Any, Callable
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from monitor.delivery import DeliveryOutcome
+from monitor.delivery import DeliveryOutcome, Sender
 from monitor.errors import MonitorError
 from monitor.logs import kv
 from monitor.pipeline import FeedOutcome, Pipeline
@@ -36,9 +36,10 @@ log = logging.getLogger("monitor.daemon")
 
 
 class Daemon:
-    def __init__(self, pipeline: Pipeline, clock: Callable[[], datetime], *, tick: float = 1.0, grace: float = 10.0,
-                 systemd: Notify | None = None):
+    def __init__(self, pipeline: Pipeline, sender: Sender, clock: Callable[[], datetime], *, tick: float = 1.0,
+                 grace: float = 10.0, systemd: Notify | None = None):
         self.pipeline = pipeline
+        self.sender = sender
         self.clock = clock
         self.tick = tick
         self.grace = grace
@@ -116,7 +117,7 @@ class Daemon:
             self._tell_waiting(now)
         if self._delivery is None or self._delivery.done():
             self._delivery = asyncio.create_task(
-                self.pipeline.sender.deliver(self.clock, stop=lambda: self._stopping), name="deliver"
+                self.sender.deliver(self.clock, stop=lambda: self._stopping), name="deliver"
             )
             self._delivery.add_done_callback(partial(self._finished, None))
 

@@ -34,17 +34,18 @@ from monitor.config import Settings
 from monitor.models import DeliveryStatus, FeedStatus
 
 if TYPE_CHECKING:
-    from monitor.pipeline import FeedOutcome, PassReport, Pipeline
+    from monitor.pipeline import FeedOutcome, PassReport
+    from monitor.runtime import Runtime
     from monitor.store import Store
 
 
 @asynccontextmanager
-async def _runtime(settings: Settings, *, dry_run: bool = False) -> AsyncIterator[Pipeline]:
-    """Open the store and the HTTP client, and build the pipeline around them.
+async def _runtime(settings: Settings, *, dry_run: bool = False) -> AsyncIterator[Runtime]:
+    """Open the store and the HTTP client, and assemble the runtime around them.
     ``dry_run``: the pass works on a copy of the database, and its notifier sends nothing."""
     if not dry_run:
-        async with _pipeline(settings, _open_store(settings)) as pipeline:
-            yield pipeline
+        async with _assembled(settings, _open_store(settings)) as runtime:
+            yield runtime
         return
     from monitor.errors import StoreError
     from monitor.store import copy_database
@@ -56,16 +57,16 @@ async def _runtime(settings: Settings, *, dry_run: bool = False) -> AsyncIterato
         except StoreError as exc:
             _fail(EXIT_CONFIG, f"{settings.path}: monitor.database: {exc}")
         store = _open_store(settings.model_copy(update={"database": copy}))
-        async with _pipeline(settings, store, dry_run=True) as pipeline:
-            yield pipeline
+        async with _assembled(settings, store, dry_run=True) as runtime:
+            yield runtime
 
 
 @asynccontextmanager
-async def _pipeline(settings: Settings, store: Store, *, dry_run: bool = False) -> AsyncIterator[Pipeline]:
+async def _assembled(settings: Settings, store: Store, *, dry_run: bool = False) -> AsyncIterator[Runtime]:
     from monitor.faults import CrashPoints
     from monitor.fetch import HttpClient, Limits
     from monitor.notify import DryRun, Notifier
-    from monitor.pipeline import Pipeline
+    from monitor.runtime import assemble
     from monitor.tasks import worker_state
     from monitor.workers import CpuPool, default_size
 
@@ -76,7 +77,7 @@ async def _pipeline(settings: Settings, store: Store, *, dry_run: bool = False) 
         setup = partial(worker_state, settings.ruleset.prefilter)
         async with HttpClient(user_agent=settings.user_agent, private_networks=settings.private_networks,
                               limits=limits) as client, CpuPool(default_size(), setup) as cpu:
-            yield Pipeline(settings, store, client, notifier, cpu, assessor=_assessor(settings),
+            yield assemble(settings, store, client, notifier, cpu, assessor=_assessor(settings),
                            crash=CrashPoints(os.environ))
     finally:
         notifier.close()
@@ -106,14 +107,14 @@ def check(config_path: Path | None, verbose: int, quiet: bool, force: bool, dry_
     progress = _Progress(sys.stderr) if sys.stderr.isatty() and not quiet else None
 
     async def one_pass() -> tuple[PassReport, dict[int, str]]:
-        async with _runtime(settings, dry_run=dry_run) as pipeline:
-            pipeline.failure_level = logging.INFO   # a failed feed is reported below, once
+        async with _runtime(settings, dry_run=dry_run) as runtime:
+            runtime.pipeline.stages.poller.failure_level = logging.INFO   # a failed feed is reported below, once
             try:
-                report = await pipeline.check(utcnow, force=force, progress=progress)
+                report = await runtime.pipeline.check(utcnow, runtime.sender, force=force, progress=progress)
             finally:
                 if progress is not None:
                     progress.clear()
-            labels = {d.id: pipeline.notifier.label(d.target) for d in report.undelivered}
+            labels = {d.id: runtime.notifier.label(d.target) for d in report.undelivered}
             return report, labels
 
     report, labels = _interruptible(one_pass())
@@ -170,8 +171,8 @@ def run(config_path: Path | None, verbose: int, quiet: bool) -> None:
     settings = _load(config_path)
 
     async def forever() -> None:
-        async with _runtime(settings) as pipeline:
-            await Daemon(pipeline, utcnow, systemd=Notify(os.environ)).run()
+        async with _runtime(settings) as runtime:
+            await Daemon(runtime.pipeline, runtime.sender, utcnow, systemd=Notify(os.environ)).run()
 
     asyncio.run(forever())
 
