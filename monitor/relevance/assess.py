@@ -1,9 +1,10 @@
 """An article -> the rules it matches, with the encoder: the one place where judging meets embeddings.
 
-The pipeline calls ``Assessor.assess`` (async: its encoder batches concurrent
-articles in a thread); ``explain``, ``backtest`` and ``evaluate`` call
-``assess_many`` (one batch for all their articles). Both go through the same
-``_verdicts``, so an article is judged the same way everywhere.
+The pipeline's judge stage (monitor.stages.judge) calls ``Assessor.assess``
+(async: its encoder batches concurrent articles in a thread); ``explain``,
+``backtest`` and ``evaluate`` call ``assess_many`` (one batch for all their
+articles). Both score with ``_relevance`` and decide with ``Judge.decide``, so
+an article is judged the same way everywhere.
 """
 
 from __future__ import annotations

@@ -48,12 +48,11 @@ def record_feedback(store: "Store", ref: str, relevant: bool, now: datetime) -> 
 
 def feedback_examples(store: "Store", judge: Judge, encode: Encode, detector: LanguageDetector) -> Examples:
     """The analyst's judgements as examples, each article read as the pipeline read it."""
-    from monitor.extract import extract_text
+    from monitor.stages.read import read_kept
 
     items = []
     for article, relevant in store.feedback():
-        text = article.text if article.text is not None else (
-            extract_text(article.page, article.url) if article.page else "")
+        text = article.text if article.text is not None else read_kept(article.page, article.url).text
         view = View.of(article.title, article.summary, text or "")
         items.append(training.Item(f"feedback:{article.url}", article.language, view.title, view.lead, relevant))
     if not items:
