@@ -62,7 +62,8 @@ def corpus_pages() -> list[bytes]:
     if not CORPUS.is_dir():
         raise SystemExit(f"the benchmark needs the real pages in {CORPUS}")
     folder = CORPUS / "trafilatura-pages"
-    pages = [p.read_bytes() for p in sorted((folder / "cache").glob("*.html")) + sorted((folder / "eval").glob("*.html"))]
+    pages = [p.read_bytes()
+             for p in sorted((folder / "cache").glob("*.html")) + sorted((folder / "eval").glob("*.html"))]
     scrapinghub = CORPUS / "news-feeds" / "scrapinghub-article-extraction-benchmark" / "html"
     pages += [gzip.decompress(p.read_bytes()) for p in sorted(scrapinghub.glob("*.html.gz"))]
     return pages
@@ -83,7 +84,8 @@ def title_of(page: bytes, n: int) -> str:
     return f"{' '.join(title.split())[:150] or 'Untitled'} ({n})"
 
 
-_DESCRIPTION = re.compile(rb'<meta[^>]+(?:name|property)=["\'](?:og:)?description["\'][^>]*content=["\']([^"\']*)', re.I)
+_DESCRIPTION = re.compile(
+    rb'<meta[^>]+(?:name|property)=["\'](?:og:)?description["\'][^>]*content=["\']([^"\']*)', re.I)
 
 
 def description_of(page: bytes) -> str:
@@ -324,7 +326,8 @@ def main() -> None:
         results["second pass, 1,000 unchanged feeds"] = run_measured(
             [python, "-m", "monitor", "check", "-q", "--force", "--config", str(many / "config.toml")])
 
-    print(f"\n{'* median of ' + str(args.runs) + ' runs':38}{'wall':>9}{'CPU':>9}{'peak RSS, all':>15}{'of which main':>15}")
+    heading = "* median of " + str(args.runs) + " runs"
+    print(f"\n{heading:38}{'wall':>9}{'CPU':>9}{'peak RSS, all':>15}{'of which main':>15}")
     for name, m in results.items():
         peak = f"{m.peak_rss_mb:8.0f} MB" if m.peak_rss_mb else ""
         main = f"{m.main_rss_mb:8.0f} MB" if m.main_rss_mb else ""

@@ -52,6 +52,7 @@ def read_channels(channels: Any, environ: dict[str, str], folder: Path) -> Chann
     import apprise  # imported here: it costs ~0.4 s and only channel checks need it
 
     for name, value in channels.items():
+        sources: list[tuple[str, object, bool]]   # (key, URL as written, written in the config itself)
         if name.endswith(FILE_SUFFIX):
             channel = name.removesuffix(FILE_SUFFIX)
             if channel in channels:

@@ -12,75 +12,32 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any, Literal, Sequence
+from typing import Annotated, Any, Mapping, Sequence
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic_core import ErrorDetails
 
 from monitor.channels import ChannelTarget, channel_names, read_channels
-from monitor.errors import ConfigError
+from monitor.errors import ConfigError, RulesError
+from monitor.fields import AnyPath, Duration, Name, Section, listed, parse_duration
+from monitor.models import Feed
+from monitor.relevance.judge import Judge
+from monitor.relevance.setup import build_judge
+from monitor.relevance.spec import TopicSpec
+from monitor.rules import RuleSet, RuleSpec
+from monitor.rules.query import loose_operators
+
+__all__ = ["Options", "Settings", "default_config_path", "load", "parse_duration"]
 
 DEFAULT_USER_AGENT = "monitor/0.1 (news monitoring; +https://github.com/monitor-news/monitor)"
 
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-_DURATION = re.compile(r"(\d+)\s*([smhdw])")
-_LANGUAGE = re.compile(r"[a-z]{2}")
 
+class Options(Section):
+    """The ``[monitor]`` table. Each default is here, and only here."""
 
-def parse_duration(value: Any) -> timedelta:
-    """'30s', '10m', '2h', '1d', '1w' or combinations ('1h30m').
-
-    A bare number is refused, not taken as seconds: ``max_age = 3`` meant three
-    days far more often than three seconds, and quietly stopped every alert.
-    """
-    if isinstance(value, bool):
-        raise ValueError(f"bad duration {value!r}: use a number and a unit, e.g. 30s, 10m, 2h, 1d")
-    if isinstance(value, int) or (isinstance(value, str) and value.strip().isdigit()):
-        number = int(value)
-        raise ValueError(f"bad duration {value!r}: a number needs a unit, e.g. "
-                         f"'{number}s', '{number}m', '{number}h' or '{number}d'")
-    if isinstance(value, str) and value.strip():
-        text = value.strip().lower().replace(" ", "")
-        parts = _DURATION.findall(text)
-        if not parts or "".join(n + u for n, u in parts) != text:
-            raise ValueError(f"bad duration {value!r}: use a number and a unit, e.g. 30s, 10m, 2h, 1d")
-        seconds = sum(int(n) * _UNITS[u] for n, u in parts)
-    else:
-        raise ValueError(f"bad duration {value!r}: use a number and a unit, e.g. 30s, 10m, 2h, 1d")
-    if seconds <= 0:
-        raise ValueError(f"bad duration {value!r}: must be longer than zero")
-    return timedelta(seconds=seconds)
-
-
-def _language(value: Any) -> Any:
-    if isinstance(value, str) and not _LANGUAGE.fullmatch(value):
-        bare = value.split("-")[0].split("_")[0].lower()
-        hint = f" (write {bare!r})" if _LANGUAGE.fullmatch(bare) else ""
-        raise ValueError(f"bad language {value!r}: use a bare ISO 639-1 code such as 'en' or 'nl'{hint}")
-    return value
-
-
-def _http_url(value: Any) -> Any:
-    if isinstance(value, str) and not re.match(r"https?://[^/\s]+", value):
-        raise ValueError(f"bad URL {value!r}: must start with http:// or https:// and name a host")
-    return value
-
-
-Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
-Language = Annotated[str, BeforeValidator(_language)]
-HttpUrl = Annotated[str, BeforeValidator(_http_url)]
-Name = Annotated[str, Field(min_length=1)]
-Term = Annotated[str, Field(min_length=1)]
-
-
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
-
-
-class _Monitor(_Section):
-    database: str = "monitor.db"
+    database: AnyPath = Path("monitor.db")    # relative: to the config file's folder
     interval: Duration = timedelta(minutes=10)
     max_age: Duration = timedelta(days=2)
     private_networks: bool = False
@@ -95,119 +52,51 @@ class _Monitor(_Section):
     catch_up: bool = False
 
 
-class _Feed(_Section):
-    name: Name
-    url: HttpUrl
-    interval: Duration | None = None
-    language: Language | None = None
-    catch_up: bool | None = None
+_LISTED = BeforeValidator(listed)
 
 
-class _Rule(_Section):
-    name: Name
-    any: list[Term] = []
-    all: list[Term] = []
-    none: list[Term] = []
-    terms: dict[Language, list[Term]] = {}
-    query: Annotated[str, Field(min_length=1)] | None = None
-    languages: list[Language] = []
-    channels: list[Name] | None = None
-    topic: Name | None = None
-    mode: Literal["keywords", "topic", "either", "both"] | None = None
+class _File(Section):
+    """The whole file, as written."""
+
+    monitor: Options = Options()
+    feeds: Annotated[tuple[Feed, ...], _LISTED] = ()
+    topics: Annotated[tuple[TopicSpec, ...], _LISTED] = ()
+    rules: Annotated[tuple[RuleSpec, ...], _LISTED] = ()
+    channels: dict[str, Any] = {}   # each value is checked by monitor.channels.read_channels
 
 
-class _Topic(_Section):
-    name: Name
-    about: list[Term] = []
-    examples: list[Term] = []
-    not_about: list[Term] = []
-    model: Name | None = None
-    threshold: Annotated[float, Field(gt=0, le=1)] | None = None
+class Settings(Options):
+    """The config, checked and resolved: the [monitor] options, then what the other tables hold.
 
+    ``database`` is absolute; every feed has its interval, every rule its channels and mode,
+    every topic its model's absolute path; ``ruleset`` and ``judge`` are the rules compiled."""
 
-class _File(_Section):
-    monitor: _Monitor = _Monitor()
-    feeds: list[_Feed] = []
-    topics: list[_Topic] = []
-    rules: list[_Rule] = []
-    channels: dict[str, Any] = {}   # each value is checked by _channel_targets
+    model_config = ConfigDict(arbitrary_types_allowed=True)
 
-
-@dataclass(frozen=True)
-class FeedConfig:
-    name: str
-    url: str
-    interval: timedelta
-    language: str | None = None
-    catch_up: bool = False      # a new feed's first poll alerts what it already holds
-
-
-@dataclass(frozen=True)
-class RuleConfig:
-    name: str
-    any: tuple[str, ...] = ()
-    all: tuple[str, ...] = ()
-    none: tuple[str, ...] = ()
-    languages: tuple[str, ...] = ()
-    channels: tuple[str, ...] = ()   # resolved: never empty when channels exist
-    terms: dict[str, tuple[str, ...]] = field(default_factory=dict)   # language -> terms for it
-    query: str | None = None
-    topic: str | None = None
-    mode: str = "keywords"           # keywords | topic | either | both (monitor.relevance.Mode)
-
-    @property
-    def has_terms(self) -> bool:
-        return bool(self.any or self.all or self.terms or self.query)
-
-
-@dataclass(frozen=True)
-class TopicConfig:
-    name: str
-    about: tuple[str, ...] = ()
-    examples: tuple[str, ...] = ()
-    not_about: tuple[str, ...] = ()
-    model: Path | None = None        # resolved against the config file's folder
-    threshold: float | None = None   # None: the model's own, or the similarity default
-
-
-@dataclass(frozen=True)
-class Settings:
     path: Path
-    database: Path
-    interval: timedelta
-    max_age: timedelta
-    private_networks: bool
-    timeout: timedelta
-    user_agent: str
-    feeds: tuple[FeedConfig, ...]
-    rules: tuple[RuleConfig, ...]
+    feeds: tuple[Feed, ...]
+    rules: tuple[RuleSpec, ...]
+    topics: tuple[TopicSpec, ...] = ()
     targets: tuple[ChannelTarget, ...]   # empty: alerts go to standard output
-    topics: tuple[TopicConfig, ...] = ()
-    backoff_max: timedelta = timedelta(hours=6)
-    notice_after: int = 5
-    delivery_attempts: int = 10
-    delivery_max_age: timedelta = timedelta(days=2)
-    extract_timeout: timedelta = timedelta(seconds=20)
-    keep_text: timedelta = timedelta(days=30)
     warnings: tuple[str, ...] = ()
-    ruleset: Any = field(default=None, repr=False, compare=False)   # the rules, compiled (monitor.rules.RuleSet)
-    judge: Any = field(default=None, repr=False, compare=False)     # rules and topics (monitor.relevance.Judge)
+    ruleset: RuleSet = Field(repr=False)
+    judge: Judge = Field(repr=False)
 
     @property
     def channels(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(t.channel for t in self.targets))
 
 
-def default_config_path(environ: dict[str, str] | None = None) -> Path:
-    environ = os.environ if environ is None else environ
-    return Path(environ.get("MONITOR_CONFIG") or "config.toml")
+def default_config_path(environ: Mapping[str, str] | None = None) -> Path:
+    env = os.environ if environ is None else environ
+    return Path(env.get("MONITOR_CONFIG") or "config.toml")
 
 
 def load(path: Path | str, environ: dict[str, str] | None = None, *, models: bool = True) -> Settings:
     """Read and validate the config file; raise ConfigError listing every fault.
     ``models=False``: the topics' model files are not read (``monitor train`` writes them)."""
     path = Path(path)
-    environ = dict(os.environ if environ is None else environ)
+    env: dict[str, str] = dict(os.environ if environ is None else environ)
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -217,53 +106,72 @@ def load(path: Path | str, environ: dict[str, str] | None = None, *, models: boo
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(str(path), [f"not valid TOML: {exc}"]) from None
 
+    folder = path.resolve().parent
     problems: list[str] = []
     parsed: _File | None = None
     try:
-        parsed = _File.model_validate(raw)
+        parsed = _File.model_validate(raw, context={"feed_defaults": _feed_defaults(raw), "folder": folder})
     except ValidationError as exc:
         problems.extend(_describe(error, raw) for error in exc.errors())
     problems.extend(_cross_checks(raw))
-    channels = read_channels(raw.get("channels"), environ, path.resolve().parent)
+    channels = read_channels(raw.get("channels"), env, folder)
     problems.extend(channels.problems)
-    settings = None
+    rules: tuple[RuleSpec, ...] = ()
     if parsed is not None and not problems:
-        settings = _settings(path, parsed, channels.targets, environ.get("MONITOR_DATABASE"))
-        ruleset, faults = _compile_rules([r for r in settings.rules if r.has_terms])
-        faults = [(_index_of(settings.rules, r), key, message) for r, key, message in faults]
+        every_channel = tuple(dict.fromkeys(t.channel for t in channels.targets))
+        rules = tuple(r if r.channels else r.model_copy(update={"channels": every_channel}) for r in parsed.rules)
+        keyword_rules = [r for r in rules if r.has_terms]
+        ruleset, faults = _compile_rules(keyword_rules)
+        faults = [(_index_of(rules, r), key, message) for r, key, message in faults]
     else:   # the schema is broken somewhere: still report every rule's own faults
         ruleset, faults = None, [(i, key, message) for i, rule in enumerate(_loose_rules(raw))
                                  for _, key, message in _compile_rules([rule])[1]]
     problems.extend(f"{_where(('rules', i), raw)}.{key}: {message}" for i, key, message in faults)
     judge = None
     warnings: list[str] = []
-    if settings is not None and ruleset is not None:
-        from monitor.relevance.setup import build_judge
-
-        judge, topic_problems, topic_warnings = build_judge(settings, ruleset, models=models)
+    if parsed is not None and ruleset is not None:
+        judge, topic_problems, topic_warnings = build_judge(parsed.topics, rules, ruleset, models=models)
         problems.extend(f"{_where(('topics', i), raw)}.{key}: {message}" for i, key, message in topic_problems)
         warnings.extend(topic_warnings)
-    if problems or settings is None:
+    if problems or parsed is None or ruleset is None or judge is None:
         raise ConfigError(str(path), sorted(dict.fromkeys(problems), key=_key_order))
-    warnings.extend(_query_warnings(path, raw, settings.rules))
+    warnings.extend(_query_warnings(path, raw, rules))
     if channels.literal_secrets and path.stat().st_mode & 0o044:
         warnings.append(
             f"{path} holds channel secrets and other users can read it: chmod 600 it, "
             "or move the secrets to ${VARIABLES} or a channel '_file'"
         )
-    return replace(settings, ruleset=ruleset, judge=judge, warnings=tuple(warnings))
+    options = parsed.monitor
+    database = options.database
+    if env.get("MONITOR_DATABASE"):
+        database = Path(env["MONITOR_DATABASE"]).expanduser().resolve()   # relative to the cwd
+    elif not database.is_absolute():
+        database = folder / database
+    return Settings.model_construct(
+        **{**dict(options), "database": database}, path=path, feeds=parsed.feeds, rules=rules,
+        topics=parsed.topics, targets=tuple(channels.targets), warnings=tuple(warnings), ruleset=ruleset,
+        judge=judge,
+    )
 
 
-def _index_of(rules: Sequence[RuleConfig], name: Any) -> int:
+def _feed_defaults(raw: dict[str, Any]) -> dict[str, Any]:
+    """What a feed table leaves out comes from [monitor]; a [monitor] with faults (reported on their
+    own) lends its defaults."""
+    try:
+        options = Options.model_validate(raw.get("monitor", {}))
+    except ValidationError:
+        options = Options()
+    return {"interval": options.interval, "catch_up": options.catch_up}
+
+
+def _index_of(rules: Sequence[RuleSpec], name: int) -> int:
     """Faults of the keyword rules name their rule's index among those with terms: map it back."""
     with_terms = [i for i, rule in enumerate(rules) if rule.has_terms]
-    return with_terms[name] if isinstance(name, int) and name < len(with_terms) else name
+    return with_terms[name] if name < len(with_terms) else name
 
 
-def _query_warnings(path: Path, raw: dict, rules: Sequence[RuleConfig]) -> list[str]:
+def _query_warnings(path: Path, raw: dict[str, Any], rules: Sequence[RuleSpec]) -> list[str]:
     """Lower-case and/or/not/near in a query are words to find, not operators: say so."""
-    from monitor.rules.query import loose_operators
-
     warnings = []
     for i, rule in enumerate(rules):
         for word, position in loose_operators(rule.query or ""):
@@ -274,27 +182,26 @@ def _query_warnings(path: Path, raw: dict, rules: Sequence[RuleConfig]) -> list[
     return warnings
 
 
-def _compile_rules(rules: Sequence[RuleConfig]) -> tuple[Any, list[tuple[int, str, str]]]:
+def _compile_rules(rules: Sequence[RuleSpec]) -> tuple[RuleSet | None, list[tuple[int, str, str]]]:
     """The compiled RuleSet, or the faults of the rules' terms and queries."""
-    from monitor.rules import RulesError, RuleSet
-
     try:
         return RuleSet(rules), []
     except RulesError as exc:
         return None, exc.problems
 
 
-def _loose_rules(raw: dict) -> list[RuleConfig]:
+def _loose_rules(raw: dict[str, Any]) -> list[RuleSpec]:
     """Rules read leniently from a config that failed validation, to report their own faults too."""
-    def strings(value) -> tuple[str, ...]:
+    def strings(value: Any) -> tuple[str, ...]:
         return tuple(v for v in value if isinstance(v, str) and v.strip()) if isinstance(value, list) else ()
 
     loose = []
-    for rule in raw.get("rules") if isinstance(raw.get("rules"), list) else []:
-        rule = rule if isinstance(rule, dict) else {}
-        terms = rule.get("terms") if isinstance(rule.get("terms"), dict) else {}
+    for item in _array(raw, "rules"):
+        rule = item if isinstance(item, dict) else {}
+        terms = rule.get("terms")
+        terms = terms if isinstance(terms, dict) else {}
         query = rule.get("query")
-        loose.append(RuleConfig(
+        loose.append(RuleSpec.model_construct(   # unchecked: only its terms and query are compiled
             name=str(rule.get("name", "")), any=strings(rule.get("any")), all=strings(rule.get("all")),
             none=strings(rule.get("none")), terms={str(k): strings(v) for k, v in terms.items()},
             query=query if isinstance(query, str) and query.strip() else None,
@@ -302,69 +209,13 @@ def _loose_rules(raw: dict) -> list[RuleConfig]:
     return loose
 
 
-def _settings(path: Path, parsed: _File, targets: list[ChannelTarget], database_override: str | None) -> Settings:
-    m = parsed.monitor
-    channel_names = tuple(dict.fromkeys(t.channel for t in targets))
-    if database_override:
-        database = Path(database_override).expanduser().resolve()   # $MONITOR_DATABASE: relative to the cwd
-    else:
-        database = Path(m.database).expanduser()
-        if not database.is_absolute():
-            database = path.resolve().parent / database
-    return Settings(
-        path=path,
-        database=database,
-        interval=m.interval,
-        max_age=m.max_age,
-        private_networks=m.private_networks,
-        timeout=m.timeout,
-        user_agent=m.user_agent,
-        feeds=tuple(
-            FeedConfig(f.name, f.url, f.interval or m.interval, f.language,
-                       m.catch_up if f.catch_up is None else f.catch_up) for f in parsed.feeds
-        ),
-        rules=tuple(
-            RuleConfig(
-                name=r.name,
-                any=tuple(r.any),
-                all=tuple(r.all),
-                none=tuple(r.none),
-                languages=tuple(r.languages),
-                channels=tuple(r.channels) if r.channels else channel_names,
-                terms={lang: tuple(items) for lang, items in r.terms.items()},
-                query=r.query,
-                topic=r.topic,
-                mode=r.mode or ("keywords" if not r.topic else "either" if _has_terms(r) else "topic"),
-            )
-            for r in parsed.rules
-        ),
-        topics=tuple(
-            TopicConfig(
-                name=t.name, about=tuple(t.about), examples=tuple(t.examples), not_about=tuple(t.not_about),
-                model=_relative(path, t.model) if t.model else None, threshold=t.threshold,
-            )
-            for t in parsed.topics
-        ),
-        targets=tuple(targets),
-        backoff_max=m.backoff_max,
-        notice_after=m.notice_after,
-        delivery_attempts=m.delivery_attempts,
-        delivery_max_age=m.delivery_max_age,
-        extract_timeout=m.extract_timeout,
-        keep_text=m.keep_text,
-    )
+def _array(raw: dict[str, Any], key: str) -> list[Any]:
+    """An array of tables of the file, or none when the key holds something else."""
+    value = raw.get(key)
+    return value if isinstance(value, list) else []
 
 
-def _has_terms(rule: _Rule) -> bool:
-    return bool(rule.any or rule.all or rule.terms or rule.query)
-
-
-def _relative(config: Path, value: str) -> Path:
-    path = Path(value).expanduser()
-    return path if path.is_absolute() else config.resolve().parent / path
-
-
-def _where(loc: tuple, raw: dict) -> str:
+def _where(loc: tuple[str | int, ...], raw: dict[str, Any]) -> str:
     """('feeds', 2, 'interval') -> 'feeds[2] "tweakers".interval'."""
     out = ""
     node: Any = raw
@@ -380,7 +231,7 @@ def _where(loc: tuple, raw: dict) -> str:
     return out or "(top level)"
 
 
-def _describe(error: dict, raw: dict) -> str:
+def _describe(error: ErrorDetails, raw: dict[str, Any]) -> str:
     loc = tuple(error["loc"])
     kind = error["type"]
     if kind == "extra_forbidden":
@@ -398,11 +249,11 @@ def _describe(error: dict, raw: dict) -> str:
     return f"{_where(loc, raw)}: {message}"
 
 
-def _key_order(problem: str) -> tuple:
+def _key_order(problem: str) -> tuple[int | str, ...]:
     return tuple(int(p) if p.isdigit() else p for p in re.split(r"\[(\d+)\]", problem))
 
 
-def _cross_checks(raw: dict) -> list[str]:
+def _cross_checks(raw: dict[str, Any]) -> list[str]:
     """Checks that span entries: duplicate names, unknown channels, empty rules."""
     problems: list[str] = []
     for section in ("feeds", "rules", "topics"):
@@ -421,8 +272,8 @@ def _cross_checks(raw: dict) -> list[str]:
             else:
                 seen[name] = i
     channels = channel_names(raw.get("channels"))
-    rules = raw.get("rules") if isinstance(raw.get("rules"), list) else []
-    topics = raw.get("topics") if isinstance(raw.get("topics"), list) else []
+    rules = _array(raw, "rules")
+    topics = _array(raw, "topics")
     topic_names = [t.get("name") for t in topics if isinstance(t, dict)]
     for i, topic in enumerate(topics):
         if isinstance(topic, dict) and not any(topic.get(key) for key in ("about", "examples", "model")):

@@ -20,31 +20,34 @@ import logging
 import signal
 import time
 from datetime import datetime, timezone
-from typing import Callable
+from functools import partial
+from typing import Any, Callable
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from monitor.delivery import DeliveryOutcome, Sender
 from monitor.errors import MonitorError
 from monitor.logs import kv
-from monitor.pipeline import Pipeline
+from monitor.pipeline import FeedOutcome, Pipeline
 from monitor.systemd import Notify
 
 log = logging.getLogger("monitor.daemon")
 
 
 class Daemon:
-    def __init__(self, pipeline: Pipeline, clock: Callable[[], datetime], *, tick: float = 1.0, grace: float = 10.0,
-                 systemd: Notify | None = None):
+    def __init__(self, pipeline: Pipeline, sender: Sender, clock: Callable[[], datetime], *, tick: float = 1.0,
+                 grace: float = 10.0, systemd: Notify | None = None):
         self.pipeline = pipeline
+        self.sender = sender
         self.clock = clock
         self.tick = tick
         self.grace = grace
         self.systemd = systemd or Notify({})
         self._last_ping = 0.0
         self._feeds = {feed.name: feed for feed in pipeline.settings.feeds}
-        self._polls: dict[str, asyncio.Task] = {}
-        self._delivery: asyncio.Task | None = None
+        self._polls: dict[str, asyncio.Task[FeedOutcome]] = {}
+        self._delivery: asyncio.Task[DeliveryOutcome] | None = None
         self._stopping = False
         self._waiting_told: float | None = None   # the next poll that the "all feeds waiting" line named
 
@@ -109,14 +112,14 @@ class Daemon:
             if store.claim_feed(name, now, now + feed.interval):
                 task = asyncio.create_task(self.pipeline.poll(feed, now, self.clock), name=f"poll:{name}")
                 self._polls[name] = task
-                task.add_done_callback(lambda t, name=name: self._finished(name, t))
+                task.add_done_callback(partial(self._finished, name))
         if not self._polls:
             self._tell_waiting(now)
         if self._delivery is None or self._delivery.done():
             self._delivery = asyncio.create_task(
-                self.pipeline.sender.deliver(self.clock, stop=lambda: self._stopping), name="deliver"
+                self.sender.deliver(self.clock, stop=lambda: self._stopping), name="deliver"
             )
-            self._delivery.add_done_callback(lambda t: self._finished(None, t))
+            self._delivery.add_done_callback(partial(self._finished, None))
 
     def _tell_waiting(self, now: datetime) -> None:
         """One line when every feed waits for its next poll: which one is next, and when."""
@@ -128,7 +131,7 @@ class Daemon:
         log.info(kv("all_feeds_waiting", feeds=len(self._feeds), next_poll=due.isoformat(timespec="seconds"),
                     feed=upcoming.name, due_in=f"{max(0, round((due - now).total_seconds()))}s"))
 
-    def _finished(self, name: str | None, task: asyncio.Task) -> None:
+    def _finished(self, name: str | None, task: asyncio.Task[Any]) -> None:
         if name is not None:
             self._polls.pop(name, None)
         if not task.cancelled() and task.exception() is not None:
@@ -141,7 +144,9 @@ class Daemon:
         polls = list(self._polls.values())
         for task in polls:
             task.cancel()
-        pending = polls + ([self._delivery] if self._delivery and not self._delivery.done() else [])
+        pending: list[asyncio.Task[Any]] = [*polls]
+        if self._delivery and not self._delivery.done():
+            pending.append(self._delivery)
         if not pending:
             return
         done, late = await asyncio.wait(pending, timeout=self.grace)

@@ -36,7 +36,6 @@ BATCH = 100
 @dataclass
 class DeliveryOutcome:
     sent: int = 0
-    failed: list[str] = field(default_factory=list)
     dead: list[int] = field(default_factory=list)   # deliveries that became dead letters in this call
     # channel -> the deliveries that became dead letters because their target left the config
     orphaned: dict[str, list[int]] = field(default_factory=dict)
@@ -142,7 +141,6 @@ class Sender:
             reason = "too old to retry"
         self.store.mark_failed(delivery.id, self.owner, error, retry_at, dead=reason is not None)
         target = self.notifier.label(delivery.target)
-        outcome.failed.append(f"alert {delivery.id} to {delivery.channel}: {error}")
         if reason is None:
             log.warning(kv("alert_failed", delivery=delivery.id, channel=delivery.channel, target=target,
                            attempt=delivery.attempts, retry_at=retry_at.isoformat(timespec="seconds"), error=error))

@@ -10,11 +10,24 @@
     │   ├── TooManyRedirects   the redirect chain was too long
     │   └── ConnectionFailed   DNS, TCP, TLS or a broken transfer
     ├── FeedError              a body that should be a feed is not one
-    └── StoreError             the database cannot be opened or used
+    ├── StoreError             the database cannot be opened or used
+    ├── TermError              a rule's term cannot be used
+    ├── QueryError             a rule's query cannot be parsed
+    ├── RulesError             the rules cannot be compiled: every TermError and QueryError, by rule and key
+    ├── WorkerError            a step failed in its worker process, or the process died
+    │   └── StepTimeout        a step went over its deadline; its worker was killed
+    ├── ModelError             a relevance model file cannot be used   (monitor.relevance.model)
+    ├── EncoderError           the sentence encoder cannot be loaded or failed   (monitor.relevance.encoder)
+    ├── LabelsError            a file of labelled articles cannot be read   (monitor.relevance.training)
+    └── RelevanceError         a relevance command names no usable topic   (monitor.relevance.tools)
 
+The relevance errors live beside the code that raises them; the rest are here.
 Third-party exceptions (aiohttp, sqlite3, feedparser, tomllib) are translated
 into this tree at the one module that talks to each library; the CLI turns
 the tree into messages and exit codes. Messages never contain secrets.
+The config's field checks (monitor.fields) raise ValueError, as pydantic
+expects: monitor.config gathers them into its ConfigError, and the CLI turns
+a bad ``--since`` into a usage error.
 """
 
 from __future__ import annotations
@@ -80,3 +93,31 @@ class FeedError(MonitorError):
 
 class StoreError(MonitorError):
     """The database cannot be opened, migrated or written."""
+
+
+class TermError(MonitorError):
+    """A term that cannot be used; the message says why."""
+
+
+class QueryError(MonitorError):
+    """A query that cannot be parsed; ``position`` is where (1-based)."""
+
+    def __init__(self, message: str, position: int):
+        self.position = position
+        super().__init__(f"{message} at position {position}")
+
+
+class RulesError(MonitorError):
+    """Faults in the rules, each ``(rule index, key, message)``: every term and query that failed."""
+
+    def __init__(self, problems: list[tuple[int, str, str]]):
+        self.problems = problems
+        super().__init__("; ".join(f"rules[{i}].{key}: {message}" for i, key, message in problems))
+
+
+class WorkerError(MonitorError):
+    """A step failed in its worker: it raised, or its worker died."""
+
+
+class StepTimeout(WorkerError):
+    """A step went over its deadline; its worker was killed."""

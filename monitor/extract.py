@@ -94,7 +94,7 @@ def readable(body: bytes, charset: str | None = None) -> str | None:
     return _NOT_TEXT.sub(_unless_comment, document)
 
 
-def _unless_comment(found: re.Match) -> str:
+def _unless_comment(found: re.Match[str]) -> str:
     return "" if found.group(1) else found.group(0)
 
 

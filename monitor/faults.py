@@ -14,8 +14,6 @@ import os
 import signal
 from typing import Mapping
 
-POINTS = ("after_match", "after_claim", "after_send")
-
 
 class CrashPoints:
     def __init__(self, environ: Mapping[str, str]):

@@ -15,6 +15,7 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 import feedparser
@@ -114,9 +115,9 @@ def _doctype_end(body: bytes, position: int) -> int:
             break
     else:
         return len(body)
-    for token in _SUBSET_TOKEN.finditer(body, token.end()):
-        if token.group()[:1] == b"]" and token.group().endswith(b">"):
-            return token.end()
+    for closing in _SUBSET_TOKEN.finditer(body, token.end()):
+        if closing.group()[:1] == b"]" and closing.group().endswith(b">"):
+            return closing.end()
     return len(body)                      # unterminated: everything after it was declarations
 
 
@@ -136,11 +137,12 @@ def normalize_url(link: str, base: str) -> str | None:
     return urlunsplit((parts.scheme.lower(), netloc, parts.path or "/", urlencode(query), ""))
 
 
-def _entry(feed: str, base: str, item) -> Entry:
+def _entry(feed: str, base: str, item: Any) -> Entry:   # item: a FeedParserDict
     content = item.get("content") or []
     body = content[0].get("value", "") if content else ""
     # dict.get: FeedParserDict.get("published_parsed") falls back to the updated date with a warning
     stamp = dict.get(item, "published_parsed") or dict.get(item, "updated_parsed")
+    published: datetime | None
     if stamp:
         published = datetime.fromtimestamp(calendar.timegm(stamp), timezone.utc)
     else:
@@ -196,7 +198,7 @@ def _json_feed(feed: str, body: bytes, url: str) -> ParsedFeed:
                       tuple(entries))
 
 
-def _string(value) -> str:
+def _string(value: object) -> str:
     return str(value) if isinstance(value, (str, int)) and not isinstance(value, bool) else ""
 
 
@@ -212,7 +214,7 @@ def _bare_language(code: str | None) -> str | None:
     return (code or "").split("-")[0].split("_")[0].strip().lower() or None
 
 
-def _why_not_a_feed(body: bytes, parsed) -> str:
+def _why_not_a_feed(body: bytes, parsed: Any) -> str:   # parsed: feedparser's result
     head = body[:2048].lstrip().lower()
     if not head:
         return "empty response, not a feed"

@@ -33,7 +33,8 @@ from monitor.errors import (
     TooManyRedirects,
 )
 
-FEED_ACCEPT = "application/rss+xml, application/atom+xml, application/rdf+xml;q=0.9, application/xml;q=0.8, text/xml;q=0.8, */*;q=0.5"
+FEED_ACCEPT = ("application/rss+xml, application/atom+xml, application/rdf+xml;q=0.9, application/xml;q=0.8, "
+               "text/xml;q=0.8, */*;q=0.5")
 PAGE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
 _REDIRECTS = (301, 302, 303, 307, 308)
 
@@ -135,11 +136,12 @@ class HttpClient:
         self._guarded = self._trusted if self.private_networks else self._session(_GuardedResolver(self.allowed))
         return self
 
-    async def __aexit__(self, *exc_info) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         for session in {id(s): s for s in (self._trusted, self._guarded) if s}.values():
             await session.close()
 
-    def _session(self, resolver) -> aiohttp.ClientSession:
+    def _session(self, resolver: aiohttp.abc.AbstractResolver | None) -> aiohttp.ClientSession:
+        """``resolver`` None: aiohttp's own (for the configured feeds, which are trusted)."""
         connector = aiohttp.TCPConnector(
             limit=self.limits.connections,
             limit_per_host=self.limits.per_host,
@@ -182,7 +184,8 @@ class HttpClient:
         except TimeoutError:
             raise FetchTimeout(url, f"no complete response within {self.limits.timeout:g}s") from None
 
-    async def _follow(self, session: aiohttp.ClientSession, url: str, headers: dict, guarded: bool) -> Response:
+    async def _follow(self, session: aiohttp.ClientSession, url: str, headers: dict[str, str], guarded: bool
+                      ) -> Response:
         current = url
         for _ in range(self.limits.max_redirects + 1):
             target = _checked_url(current, self.allowed if guarded else None)

@@ -13,6 +13,7 @@ import os
 import re
 import struct
 from dataclasses import dataclass
+from typing import Any
 
 MIN_CONFIDENCE = 0.80      # below this, detection is "unsure" and the fallbacks win
 MIN_LETTERS = 20           # texts with fewer letters are too short to judge
@@ -65,7 +66,7 @@ class LanguageDetector:
 _PAIR = struct.Struct("<Bd")   # a language's index in the profiles, and the n-gram's probability in it
 
 
-def _compact_factory():
+def _compact_factory() -> Any:
     """langdetect's detector factory, holding only the languages in which an n-gram occurs.
 
     langdetect keeps, for each of the ~88,000 n-grams of its 55 profiles, a list of 55
@@ -74,7 +75,7 @@ def _compact_factory():
     n-gram's list at a time, gets it built on the spot: ~10 MB, the same answers."""
     from langdetect.detector_factory import DetectorFactory
 
-    class Profiles(dict):
+    class Profiles(dict[str, Any]):   # holds packed bytes; langdetect reads lists of probabilities
         def __init__(self, size: int):
             super().__init__()
             self.size = size
@@ -86,11 +87,11 @@ def _compact_factory():
             return probs
 
     class CompactFactory(DetectorFactory):
-        def load_profile(self, profile_directory):
+        def load_profile(self, profile_directory: str) -> None:
             self.word_lang_prob_map = Profiles(len(os.listdir(profile_directory)))
             super().load_profile(profile_directory)
 
-        def add_profile(self, profile, index, langsize):
+        def add_profile(self, profile: Any, index: int, langsize: int) -> None:
             self.langlist.append(profile.name)
             table = self.word_lang_prob_map
             for ngram, count in profile.freq.items():

@@ -7,7 +7,7 @@ import sys
 import time
 
 
-def kv(event: str, **fields) -> str:
+def kv(event: str, **fields: object) -> str:
     parts = [f"event={event}"]
     for key, value in fields.items():
         if value is None:
@@ -20,7 +20,7 @@ def kv(event: str, **fields) -> str:
 
 
 class _Formatter(logging.Formatter):
-    converter = time.gmtime
+    converter = staticmethod(time.gmtime)   # UTC stamps
 
     def format(self, record: logging.LogRecord) -> str:
         stamp = self.formatTime(record, "%Y-%m-%dT%H:%M:%SZ")

@@ -4,6 +4,57 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import ValidationInfo, model_validator
+
+from monitor.fields import Duration, HttpUrl, Language, Name, Section
+
+
+class FeedStatus(StrEnum):
+    """How a poll of a feed went. The database keeps the HTTP status of a poll that worked, and
+    FAILED's value for one that did not."""
+
+    FETCHED = "fetched"        # a body came back (a 2xx)
+    UNCHANGED = "unchanged"    # 304 Not Modified
+    FAILED = "error"
+
+
+class ArticleStatus(StrEnum):
+    """What became of an entry: the value kept in articles.status."""
+
+    FIRST_LOOK = "first_look"  # held by a feed at its first poll: recorded as seen, not alerted
+    TOO_OLD = "too_old"        # published before max_age
+    DUPLICATE = "duplicate"    # the same article as one another feed brought in this pass
+    NO_MATCH = "no_match"
+    MATCHED = "matched"
+
+
+class DeliveryStatus(StrEnum):
+    """Where a delivery stands: the value kept in deliveries.status."""
+
+    PENDING = "pending"
+    SENT = "sent"
+    DEAD = "dead"              # out of attempts or too old: a dead letter, until `monitor retry`
+
+
+class Feed(Section):
+    """A feed to poll, as the config names it (a ``[[feeds]]`` table)."""
+
+    name: Name
+    url: HttpUrl
+    interval: Duration                  # [monitor].interval when the table has none
+    language: Language | None = None
+    catch_up: bool = False              # a new feed's first poll alerts what it already holds
+
+    @model_validator(mode="before")
+    @classmethod
+    def _inherit(cls, data: Any, info: ValidationInfo) -> Any:
+        """What the table leaves out comes from [monitor] (handed in as the validation's context)."""
+        if isinstance(data, dict) and isinstance(info.context, dict):
+            return {**info.context.get("feed_defaults", {}), **data}
+        return data
 
 
 @dataclass(frozen=True)

@@ -13,12 +13,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from typing import Sequence, TextIO
+from typing import TYPE_CHECKING, Sequence, TextIO
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from monitor.channels import ChannelTarget
 from monitor.models import Delivery
 from monitor.render import console_block
+
+if TYPE_CHECKING:
+    import apprise  # imported where it is used: it costs ~0.4 s
 
 CONSOLE = "stdout"   # the channel and target used when no channel is configured
 
@@ -44,7 +47,7 @@ class Notifier:
     def __init__(self, targets: Sequence[ChannelTarget], console: TextIO):
         self._targets = {t.key: t for t in targets}
         self._console = console
-        self._apprise: dict[str, object] = {}   # one Apprise object per target, made on first use
+        self._apprise: dict[str, apprise.Apprise] = {}   # one Apprise object per target, made on first use
         self._scrubber = _Scrubber([t.url for t in targets])
         logging.getLogger("apprise").addFilter(self._scrubber)
 
@@ -111,7 +114,8 @@ class DryRun(Notifier):
     async def send(self, delivery: Delivery) -> str | None:
         if delivery.target != CONSOLE and delivery.target not in self._targets:
             return f"target {delivery.target} is no longer in the config"
-        where = "standard output" if delivery.target == CONSOLE else f"{delivery.channel} -> {self.label(delivery.target)}"
+        where = ("standard output" if delivery.target == CONSOLE
+                 else f"{delivery.channel} -> {self.label(delivery.target)}")
         self._console.write(f"would alert {where}: {delivery.title}\n")
         self._console.flush()
         return None

@@ -11,24 +11,19 @@ did not, and what no longer would.
 
 from __future__ import annotations
 
-import html
-import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
 import click
 
-from monitor.extract import extract_text, headline, page_language
-from monitor.language import Language, LanguageDetector
+from monitor.language import Language
 from monitor.models import Article, Hit, Match, Relevance
 from monitor.relevance.assess import Assessor
-from monitor.relevance.judge import Mode, RulePlan, View
-from monitor.rules import Verdict
+from monitor.relevance.judge import RulePlan, View
+from monitor.rules import Mode, Verdict
+from monitor.stages.read import Languages, detection_text, read_document, read_kept
 from monitor.store import Store, StoredArticle
-from monitor.text import tidy
-
-_TITLE = re.compile(rb"<title[^>]*>(.*?)</title>", re.I | re.S)
 
 
 @dataclass
@@ -42,19 +37,12 @@ class Reading:
 
 
 def read(body: bytes, source: str, *, charset: str | None = None, forced_language: str | None = None) -> Reading:
-    """What the rules would see of a page (or of a plain-text file)."""
-    if b"<" in body[:4096]:
-        text = extract_text(body, source, charset)
-        # the title the pipeline would see is the feed's: the headline, not the <title> with its site name
-        title = headline(body, source, charset)
-        found = None if title else _TITLE.search(body[:200_000])
-        title = title or (tidy(html.unescape(found.group(1).decode(charset or "utf-8", "replace"))) if found else "")
-        declared = page_language(body)
-    else:
-        text, title, declared = tidy(body.decode(charset or "utf-8", "replace")), "", None
+    """What the rules would see of a page (or of a plain-text file), read as the pipeline reads it."""
+    document = read_document(body, source, charset)
+    title, text = document.title, document.text
     if forced_language:
         return Reading(source, title, text, Language(forced_language, 1.0, False), "given with --language", len(body))
-    language = LanguageDetector().detect(f"{title}\n{text}", declared)
+    language = Languages().detect(detection_text(title, text), document.declared)
     if language.detected:
         how = f"detected, confidence {language.confidence:.2f}"
     elif language.code:
@@ -107,16 +95,16 @@ def render_explanation(reading: Reading, explanation: Explanation, color: bool) 
         lines.append("")
     matched = {m.rule: m for m in explanation.matches}
     for plan in explanation.plans:
-        verdict = explanation.verdicts.get(plan.name)
-        relevance = explanation.relevance.get(plan.topic) if plan.topic else None
-        how = _how(plan, verdict, relevance)
+        terms = explanation.verdicts.get(plan.name)
+        topic = explanation.relevance.get(plan.topic) if plan.topic else None
+        decided = _how(plan, terms, topic)
         if plan.name in matched:
-            lines.append(style(f"MATCH    {plan.name}{how}", fg="green", bold=True))
+            lines.append(style(f"MATCH    {plan.name}{decided}", fg="green", bold=True))
             lines += [f"    {_highlight(hit, color)}" for hit in matched[plan.name].hits]
         else:
-            lines.append(style(f"no match {plan.name}{how}", fg="red", bold=True))
-            if verdict is not None:
-                lines += [f"    {_shortened(reason)}" for reason in verdict.reasons]
+            lines.append(style(f"no match {plan.name}{decided}", fg="red", bold=True))
+            if terms is not None:
+                lines += [f"    {_shortened(reason)}" for reason in terms.reasons]
     return lines
 
 
@@ -136,7 +124,8 @@ def _how(plan: RulePlan, verdict: Verdict | None, relevance: Relevance | None) -
     if plan.mode is Mode.TOPIC:
         return f" (topic {plan.topic} alone)"
     if plan.mode is Mode.EITHER:
-        return f" (its terms or topic {plan.topic}: terms {'yes' if words else 'no'}, topic {'yes' if meaning else 'no'})"
+        return (f" (its terms or topic {plan.topic}: terms {'yes' if words else 'no'}, "
+                f"topic {'yes' if meaning else 'no'})")
     if words and not meaning:
         return f" (its terms occur, but topic {plan.topic} says no: a passing mention)"
     return f" (its terms and topic {plan.topic}: terms {'yes' if words else 'no'}, topic {'yes' if meaning else 'no'})"
@@ -161,16 +150,16 @@ def backtest(store: Store, assessor: Assessor, since: datetime, only: str | None
              ) -> tuple[int, list[RuleChange]]:
     articles = store.stored_articles(since)
     judge = assessor.judge
-    names = [p.name for p in judge.plans] + sorted({r for a in articles for r in a.rules} - {p.name for p in judge.plans})
+    planned = [p.name for p in judge.plans]
+    names = planned + sorted({r for a in articles for r in a.rules} - set(planned))
     changes = {name: RuleChange(name) for name in names if only is None or name == only}
-    detector = None
+    languages = Languages()
     read = []
     for stored in articles:
         if stored.text is None:   # not extracted when it came in (no rule could match then): extract now
-            detector = detector or LanguageDetector()
-            text = extract_text(stored.page, stored.url) if stored.page else ""
-            language = detector.detect(f"{stored.title}\n{text}", page_language(stored.page or b""))
-            read.append(Article(stored.title, text, language.code, language.confidence))
+            document = read_kept(stored.page, stored.url)
+            language = languages.detect(detection_text(stored.title, document.text), document.declared)
+            read.append(Article(stored.title, document.text, language.code, language.confidence))
         else:
             read.append(Article(stored.title, stored.text, stored.language, stored.language_confidence))
     verdicts = assessor.assess_many(

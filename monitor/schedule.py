@@ -45,7 +45,7 @@ def next_poll_after_failure(
 ) -> datetime:
     """``errors`` counts consecutive failures, this one included."""
     steps = min(max(errors - 1, 0), 30)
-    delay = min(interval * 2**steps, max(interval, cap))
+    delay = min(interval * (1 << steps), max(interval, cap))
     asked = parse_retry_after(retry_after, now)
     if asked is not None and asked > delay:
         delay = min(asked, HINT_MAX)
@@ -71,7 +71,7 @@ def poll_offset(name: str, interval: timedelta) -> timedelta:
 def retry_delay(attempts: int, jitter: float) -> timedelta:
     """How long to wait after the ``attempts``-th failed attempt; ``jitter`` around 1 (0.8-1.2)."""
     steps = min(max(attempts - 1, 0), 30)
-    return min(RETRY_FIRST * 2**steps, RETRY_MAX) * jitter
+    return min(RETRY_FIRST * (1 << steps), RETRY_MAX) * jitter
 
 
 def max_age(cache_control: str | None) -> timedelta | None:

@@ -59,7 +59,8 @@ def read_page(state: WorkerState, body: bytes, url: str, charset: str | None, ti
               ) -> PageReading:
     document = readable(body, charset)
     rules = state.prefilter
-    if document is not None and rules is not None and not rules.could_match(f"{title}\n{summary}\n{quick_text(document)}"):
+    if document is not None and rules is not None and not rules.could_match(
+            f"{title}\n{summary}\n{quick_text(document)}"):
         return PageReading(SKIPPED, "", zlib.compress(keepable(document), 1), None)
     text = extract_text(body if document is None else document, url, charset)
     state.after_extraction()

@@ -7,7 +7,9 @@ StepTimeout and falls back. Workers are replaced after ``max_tasks`` tasks
 too, which keeps memory flat over days.
 
 A task is a module-level function ``fn(state, *args)``; ``state`` is what the
-pool's ``setup`` function returned in that worker (a language detector, say).
+pool's ``setup`` function returned in that worker (the rules' prefilter: see
+monitor.tasks). Language detection and the sentence encoder do not run here:
+they are loaded once, in the main process, and run in its threads.
 """
 
 from __future__ import annotations
@@ -22,20 +24,13 @@ from collections import deque
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from multiprocessing.reduction import ForkingPickler
-from typing import Any, Callable
+from typing import Any, Callable, TypeVar
 
-from monitor.errors import MonitorError
+from monitor.errors import MonitorError, StepTimeout, WorkerError
 from monitor.logs import kv
 
 log = logging.getLogger("monitor.workers")
-
-
-class WorkerError(MonitorError):
-    """A step failed in its worker: it raised, or its worker died."""
-
-
-class StepTimeout(WorkerError):
-    """A step went over its deadline; its worker was killed."""
+T = TypeVar("T")
 
 
 _TRIM_AFTER = 256 * 1024   # a task given this much hands freed memory back at once; others every 16 tasks
@@ -95,10 +90,10 @@ def _serve(conn: Connection, setup: Callable[[], Any] | None) -> None:
 
 @dataclass(eq=False)
 class _Job:
-    fn: Callable
-    args: tuple
+    fn: Callable[..., Any]
+    args: tuple[Any, ...]
     timeout: float
-    future: asyncio.Future
+    future: asyncio.Future[tuple[str, Any]]   # the worker's reply: ("ok", value), ("raise", error), ("error", why)
 
 
 @dataclass(eq=False)   # workers are compared (and hashed) by identity
@@ -137,24 +132,26 @@ class CpuPool:
         self._jobs: deque[_Job] = deque()
         self._idle: list[_Worker] = []
         self._all: set[_Worker] = set()
-        self._starting: set[asyncio.Task] = set()
+        self._starting: set[asyncio.Task[_Worker]] = set()
         self._live = 0        # workers running or starting
 
     async def __aenter__(self) -> "CpuPool":
         return self   # workers start when there is work for them: a pass of 304s starts none
 
-    async def __aexit__(self, *exc_info) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         for task in self._starting:
             task.cancel()
         for worker in list(self._all):
-            if worker.job is not None:
-                _settle(self._stop_waiting(worker), error=WorkerError("the worker pool was closed"))
+            job = worker.job
+            if job is not None:
+                self._stop_waiting(worker)
+                _settle(job, WorkerError("the worker pool was closed"))
             try:
                 worker.conn.send(None)
             except OSError:
                 pass
         for job in self._jobs:
-            _settle(job, error=WorkerError("the worker pool was closed"))
+            _settle(job, WorkerError("the worker pool was closed"))
         self._jobs.clear()
         await asyncio.to_thread(self._join_all)
 
@@ -164,7 +161,7 @@ class CpuPool:
             worker.kill()
         self._all.clear()
 
-    async def run(self, fn: Callable, *args: Any, timeout: float) -> Any:
+    async def run(self, fn: Callable[..., T], *args: Any, timeout: float) -> T:
         """Run ``fn(state, *args)`` in a worker; WorkerError or StepTimeout when it cannot finish.
         ``timeout`` counts from when a worker starts on it."""
         job = _Job(fn, args, timeout, asyncio.get_running_loop().create_future())
@@ -175,7 +172,8 @@ class CpuPool:
             raise value
         if status != "ok":
             raise WorkerError(f"{fn.__name__} failed: {value}")
-        return value
+        result: T = value   # what fn returned, pickled across
+        return result
 
     def _dispatch(self) -> None:
         """Hand waiting tasks to idle workers; start workers while tasks outnumber those starting."""
@@ -187,7 +185,7 @@ class CpuPool:
             try:
                 data = ForkingPickler.dumps((job.fn, job.args))
             except Exception as exc:  # arguments that do not pickle: the caller's fault, not the worker's
-                _settle(job, error=WorkerError(f"{job.fn.__name__}: {type(exc).__name__}: {exc}"))
+                _settle(job, WorkerError(f"{job.fn.__name__}: {type(exc).__name__}: {exc}"))
                 continue
             worker = self._idle.pop()
             try:
@@ -197,20 +195,20 @@ class CpuPool:
                 self._retire(worker, "died while idle")
                 continue
             worker.job = job
-            worker.deadline = loop.call_later(job.timeout, self._overdue, worker)
-            loop.add_reader(worker.conn.fileno(), self._replied, worker)
+            worker.deadline = loop.call_later(job.timeout, self._overdue, worker, job)
+            loop.add_reader(worker.conn.fileno(), self._replied, worker, job)
         while self._live < self.size and len(self._jobs) > len(self._starting):
             self._add_worker()
 
-    def _replied(self, worker: _Worker) -> None:
-        job = self._stop_waiting(worker)
+    def _replied(self, worker: _Worker, job: _Job) -> None:
+        self._stop_waiting(worker)
         try:
             reply = worker.conn.recv()
         except (EOFError, OSError):
-            _settle(job, error=WorkerError("worker process died"))
+            _settle(job, WorkerError("worker process died"))
             self._retire(worker, "crashed")
         except Exception as exc:  # a reply that does not unpickle
-            _settle(job, error=WorkerError(f"{job.fn.__name__}: unreadable result: {type(exc).__name__}: {exc}"))
+            _settle(job, WorkerError(f"{job.fn.__name__}: unreadable result: {type(exc).__name__}: {exc}"))
             self._idle.append(worker)
         else:
             worker.tasks += 1
@@ -221,18 +219,19 @@ class CpuPool:
                 self._retire(worker)
         self._dispatch()
 
-    def _overdue(self, worker: _Worker) -> None:
-        job = self._stop_waiting(worker)
-        _settle(job, error=StepTimeout(
+    def _overdue(self, worker: _Worker, job: _Job) -> None:
+        self._stop_waiting(worker)
+        _settle(job, StepTimeout(
             f"{job.fn.__name__} took longer than {job.timeout:g}s; its worker was stopped"))
         self._retire(worker, "timeout")
         self._dispatch()
 
-    def _stop_waiting(self, worker: _Worker) -> _Job:
+    def _stop_waiting(self, worker: _Worker) -> None:
+        """The worker's task is over (done, overdue or abandoned): stop waiting for its reply."""
         asyncio.get_running_loop().remove_reader(worker.conn.fileno())
-        worker.deadline.cancel()
-        job, worker.job, worker.deadline = worker.job, None, None
-        return job
+        if worker.deadline is not None:
+            worker.deadline.cancel()
+        worker.job, worker.deadline = None, None
 
     def _retire(self, worker: _Worker, fault: str | None = None) -> None:
         """Stop a worker; the next task that finds no idle one starts another."""
@@ -263,17 +262,22 @@ class CpuPool:
 
     async def _receive(self, worker: _Worker, timeout: float) -> tuple[str, Any]:
         loop = asyncio.get_running_loop()
-        ready = loop.create_future()
+        ready: asyncio.Future[None] = loop.create_future()
         fd = worker.conn.fileno()
-        loop.add_reader(fd, lambda: ready.done() or ready.set_result(None))
+        def wake() -> None:
+            if not ready.done():
+                ready.set_result(None)
+
+        loop.add_reader(fd, wake)
         try:
             await asyncio.wait_for(ready, timeout)
         finally:
             loop.remove_reader(fd)
         try:
-            return worker.conn.recv()
+            reply: tuple[str, Any] = worker.conn.recv()
         except (EOFError, OSError):
             raise WorkerError("worker process died") from None
+        return reply
 
     def _add_worker(self) -> None:
         """Start a worker in the background; it takes a task once it is ready."""
@@ -281,7 +285,7 @@ class CpuPool:
         task = asyncio.get_running_loop().create_task(self._start())
         self._starting.add(task)
 
-        def started(done: asyncio.Task) -> None:
+        def started(done: asyncio.Task[_Worker]) -> None:
             self._starting.discard(done)
             if not done.cancelled() and done.exception() is None:
                 self._idle.append(done.result())
@@ -294,15 +298,16 @@ class CpuPool:
             if self._live == 0:   # none running, none on the way: the waiting tasks cannot be done
                 error = WorkerError(f"no worker process could be started: {done.exception()}")
                 while self._jobs:
-                    _settle(self._jobs.popleft(), error=error)
+                    _settle(self._jobs.popleft(), error)
 
         task.add_done_callback(started)
 
 
-def _settle(job: _Job, reply: tuple[str, Any] | None = None, *, error: BaseException | None = None) -> None:
+def _settle(job: _Job, outcome: tuple[str, Any] | BaseException) -> None:
+    """Hand the caller the worker's reply, or the error that ended the task."""
     if job.future.done():   # its caller gave up
         return
-    if error is not None:
-        job.future.set_exception(error)
+    if isinstance(outcome, BaseException):
+        job.future.set_exception(outcome)
     else:
-        job.future.set_result(reply)
+        job.future.set_result(outcome)

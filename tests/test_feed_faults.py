@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import signal
-from collections import Counter
 import subprocess
 import sys
 import time
+from collections import Counter
 from datetime import datetime, timezone
 
 import pytest

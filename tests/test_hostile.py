@@ -630,7 +630,7 @@ def test_links_into_the_private_network_are_not_fetched_and_alerts_use_the_summa
     for message in webhook.received:                                      # ... on the feed's own text
         assert "Rules: export-controls\n" in message["message"] and "Huawei" not in message["message"]
     assert SECRET not in sent(webhook.received)
-    for name, link in [*((n, link) for n, (link, _) in links.items()), *unreachable.items()]:
+    for _, link in [*((n, link) for n, (link, _) in links.items()), *unreachable.items()]:
         (line,) = log_lines(result.stderr, "page_not_fetched", feed="f", url=link)
         assert "non-public address" in line, line
     assert query(tmp_path / "monitor.db", "SELECT DISTINCT text_source FROM articles") == [("feed",)]

@@ -15,10 +15,9 @@ import pytest
 from conftest import query, run_monitor, write_config
 from content import ARTICLES, item_for, page, rss
 
-from monitor.config import RuleConfig
 from monitor.extract import extract_text, keepable, quick_text, readable
 from monitor.models import Article
-from monitor.rules import RuleSet
+from monitor.rules import RuleSet, RuleSpec
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "trafilatura-pages"
 _WORD = re.compile(r"[^\W\d_]{3,}")
@@ -47,7 +46,7 @@ def test_every_term_of_the_main_text_is_in_the_quick_text(name, body):
     phrases = [" ".join(words[i:i + 2]) for i in rng.sample(range(len(words) - 1), min(20, len(words) - 1))]
     compounds = [w[:-2] + "*" for w in picked if len(w) > 6] + ["*" + w[2:] for w in picked if len(w) > 6]
     for term in picked + phrases + compounds:
-        rules = RuleSet([RuleConfig("r", any=(term,))])
+        rules = RuleSet([RuleSpec("r", any=(term,))])
         if rules.match(Article("", main, None, 0.0)):
             assert rules.could_match(quick), f"{term!r} matches the main text but not the quick text"
 

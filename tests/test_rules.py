@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from monitor.config import RuleConfig, load
+from monitor.config import load
 from monitor.errors import ConfigError
 from monitor.models import Article
-from monitor.rules import RuleSet, snippet
+from monitor.rules import RuleSet, RuleSpec, snippet
 
 
 def matches(text: str, *, title: str = "", language: str | None = "en", **rule) -> list[str]:
-    rules = RuleSet([RuleConfig(name="r", channels=("c",), **{k: tuple(v) for k, v in rule.items()})])
+    rules = RuleSet([RuleSpec(name="r", channels=("c",), **{k: tuple(v) for k, v in rule.items()})])
     return [m.rule for m in rules.match(Article(title, text, language, 1.0))]
 
 
@@ -76,7 +76,7 @@ def test_languages_limit_the_rule_and_unknown_language_never_passes():
 
 
 def test_evidence_names_each_term_with_its_context():
-    rules = RuleSet([RuleConfig("r", any=("H20", "Entity List"), all=("Nvidia",), channels=("c",))])
+    rules = RuleSet([RuleSpec("r", any=("H20", "Entity List"), all=("Nvidia",), channels=("c",))])
     text = ("Officials said on Tuesday that Nvidia will need a licence for H20 chips. "
             "Separately, fourteen companies were added to the Entity List.")
     (match,) = rules.match(Article("Chips", text, "en", 1.0))
@@ -95,7 +95,7 @@ def test_snippet_cuts_at_words_and_marks_the_cut():
 
 
 def test_channels_of_matches_in_rule_order():
-    rules = RuleSet([RuleConfig("a", any=("x",), channels=("mail",)), RuleConfig("b", any=("y",), channels=("chat", "mail"))])
+    rules = RuleSet([RuleSpec("a", any=("x",), channels=("mail",)), RuleSpec("b", any=("y",), channels=("chat", "mail"))])
     found = rules.match(Article("", "x y", "en", 1.0))
     assert rules.channels_for(found) == ("mail", "chat")
 
@@ -104,7 +104,7 @@ def test_channels_of_matches_in_rule_order():
 
 def rule_matches(text: str, *, title: str = "", language: str | None = "en", **rule) -> bool:
     fields = {k: (tuple(v) if isinstance(v, list) else v) for k, v in rule.items()}
-    rules = RuleSet([RuleConfig(name="r", channels=("c",), **fields)])
+    rules = RuleSet([RuleSpec(name="r", channels=("c",), **fields)])
     return bool(rules.match(Article(title, text, language, 1.0)))
 
 
@@ -223,12 +223,12 @@ def test_all_rule_faults_are_reported_with_other_faults(tmp_path):
 
 def test_explain_says_why_a_rule_did_not_match():
     rules = RuleSet([
-        RuleConfig("langs", any=("Huawei",), languages=("de",)),
-        RuleConfig("veto", any=("Huawei",), none=("review",)),
-        RuleConfig("needs", any=("Huawei",), all=("ban",)),
-        RuleConfig("query", query="Huawei AND (ban OR sanctions)"),
-        RuleConfig("local", terms={"de": ("Verbot",)}),
-        RuleConfig("yes", any=("Huawei",)),
+        RuleSpec("langs", any=("Huawei",), languages=("de",)),
+        RuleSpec("veto", any=("Huawei",), none=("review",)),
+        RuleSpec("needs", any=("Huawei",), all=("ban",)),
+        RuleSpec("query", query="Huawei AND (ban OR sanctions)"),
+        RuleSpec("local", terms={"de": ("Verbot",)}),
+        RuleSpec("yes", any=("Huawei",)),
     ])
     verdicts = {v.rule: v for v in rules.explain(Article("Huawei review", "The Mate is fast.", "en", 0.99))}
     assert "the article is in en; the rule wants de" in verdicts["langs"].reasons[0]
@@ -242,9 +242,9 @@ def test_explain_says_why_a_rule_did_not_match():
 
 
 def test_prefilter_is_the_rules_relaxed():
-    rules = RuleSet([RuleConfig("a", query="(Huawei OR ZTE) NEAR/10 (ban OR sanctions OR removed OR excluded)"),
-                     RuleConfig("b", any=("ban",), all=("Nvidia",)),
-                     RuleConfig("c", any=("kontrol* eksport*",))])
+    rules = RuleSet([RuleSpec("a", query="(Huawei OR ZTE) NEAR/10 (ban OR sanctions OR removed OR excluded)"),
+                     RuleSpec("b", any=("ban",), all=("Nvidia",)),
+                     RuleSpec("c", any=("kontrol* eksport*",))])
     assert not rules.could_match("A ban on smoking was removed and sanctions excluded.")   # no Huawei, no Nvidia
     assert not rules.could_match("Huawei phones")                # a needs a restriction word too
     assert rules.could_match("Huawei phones; far away, a ban")   # proximity is not checked: maybe a
@@ -255,23 +255,23 @@ def test_prefilter_is_the_rules_relaxed():
 
 
 def test_prefilter_never_rejects_what_could_match():
-    rules = RuleSet([RuleConfig("a", any=("Exportkontroll*",)), RuleConfig("b", query="title:H20 AND Nvidia")])
+    rules = RuleSet([RuleSpec("a", any=("Exportkontroll*",)), RuleSpec("b", query="title:H20 AND Nvidia")])
     assert rules.could_match("<nav>Home</nav> neue Exportkontrollen")
     assert rules.could_match("Nvidia H20")
     assert not rules.could_match("H20")
     assert not rules.could_match("Fußball am Wochenende")
     # a rule that can hold without any of its terms (NOT ...) or with a regex: no prefiltering
-    assert RuleSet([RuleConfig("n", query="NOT sport")]).could_match("anything")
+    assert RuleSet([RuleSpec("n", query="NOT sport")]).could_match("anything")
     # a regex term is searched for in the page
-    assert RuleSet([RuleConfig("r", any=("/emb.rgo/",))]).could_match("an embargo")
-    assert not RuleSet([RuleConfig("r", any=("/emb.rgo/",))]).could_match("anything")
+    assert RuleSet([RuleSpec("r", any=("/emb.rgo/",))]).could_match("an embargo")
+    assert not RuleSet([RuleSpec("r", any=("/emb.rgo/",))]).could_match("anything")
 
 
 def test_evidence_is_the_branch_that_held_each_word_once():
     rules = RuleSet([
-        RuleConfig("q", query="(Huawei AND Handel) OR (Nvidia AND chip*)"),
-        RuleConfig("china", query="(H20 OR H200) AND Nvidi* AND (China OR *china OR Chinese)"),
-        RuleConfig("sanctions", any=("sanction*", "sancti*", "Sanktion*", "embargo", "export ban", "blacklist"),
+        RuleSpec("q", query="(Huawei AND Handel) OR (Nvidia AND chip*)"),
+        RuleSpec("china", query="(H20 OR H200) AND Nvidi* AND (China OR *china OR Chinese)"),
+        RuleSpec("sanctions", any=("sanction*", "sancti*", "Sanktion*", "embargo", "export ban", "blacklist"),
                    all=("Russia",)),
     ])
     text = ("Huawei reported record sales. The chips were shipped by sea. "
@@ -290,11 +290,11 @@ def test_evidence_is_the_branch_that_held_each_word_once():
 
 def test_explain_names_the_clause_that_failed():
     rules = RuleSet([
-        RuleConfig("either", query="(Huawei AND Handel) OR (Nvidia AND chip*)"),
-        RuleConfig("both", query="Nvidia AND chip* AND export*"),
-        RuleConfig("near", query="Huawei NEAR/3 ban*"),
-        RuleConfig("veto", query="chip* AND NOT review"),
-        RuleConfig("titled", query="title:Nvidia AND chip*"),
+        RuleSpec("either", query="(Huawei AND Handel) OR (Nvidia AND chip*)"),
+        RuleSpec("both", query="Nvidia AND chip* AND export*"),
+        RuleSpec("near", query="Huawei NEAR/3 ban*"),
+        RuleSpec("veto", query="chip* AND NOT review"),
+        RuleSpec("titled", query="title:Nvidia AND chip*"),
     ])
     text = "Huawei said nothing at all about the matter, but a ban on chips was announced. A review followed."
     verdicts = {v.rule: v for v in rules.explain(Article("Chips", text, "en", 1.0))}

@@ -117,7 +117,7 @@ any = ["Huawei"]
     after = """
 [[rules]]
 name = "chips"
-query = 'H20 AND Nvidia AND title:"AI chips"' 
+query = 'H20 AND Nvidia AND title:"AI chips"'
 
 [[rules]]
 name = "huawei"

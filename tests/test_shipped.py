@@ -12,9 +12,11 @@ from conftest import run_monitor
 from content import ARTICLES
 
 from monitor import config
-from monitor.models import Article
+from monitor.models import Article, Feed
 from monitor.relevance.assess import Assessor
 from monitor.relevance.encoder import Encoder
+from monitor.relevance.spec import TopicSpec
+from monitor.rules import RuleSpec
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -118,7 +120,7 @@ def test_ci_runs_the_readme_test_command():
 
 
 def test_readme_documents_every_config_key():
-    for section in (config._Monitor, config._Feed, config._Rule, config._Topic):
+    for section in (config.Options, Feed, RuleSpec, TopicSpec):
         for key in section.model_fields:
             assert f"| `{key}` |" in README, key
 

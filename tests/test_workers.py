@@ -10,8 +10,8 @@ import time
 
 import pytest
 
-from monitor.errors import FeedError
-from monitor.workers import CpuPool, StepTimeout, WorkerError
+from monitor.errors import FeedError, StepTimeout, WorkerError
+from monitor.workers import CpuPool
 
 
 def pid_of(state, n):

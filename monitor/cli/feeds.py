@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from monitor.cli import _config_option, _load, _open_store, cli, utcnow
+from monitor.cli.common import _config_option, _load, _open_store, cli, utcnow
 
 
 @cli.command()

@@ -7,17 +7,29 @@ from pathlib import Path
 
 import click
 
-from monitor.cli import EXIT_CONFIG, EXIT_FAILED, _config_option, _fail, _interruptible, _load, _open_store, cli, utcnow
+from monitor.cli.common import (
+    EXIT_CONFIG,
+    EXIT_FAILED,
+    _config_option,
+    _fail,
+    _interruptible,
+    _load,
+    _open_store,
+    cli,
+    utcnow,
+)
+from monitor.models import DeliveryStatus
 
 
 @cli.command()
 @_config_option
-@click.option("--status", "statuses", type=click.Choice(["pending", "sent", "dead"]), multiple=True,
+@click.option("--status", "statuses", type=click.Choice([s.value for s in DeliveryStatus]), multiple=True,
               help="Only alerts with a delivery in these statuses (repeatable). Default: all.")
 @click.option("--rule", "rule_name", help="Only alerts for articles that matched this rule.")
 @click.option("--feed", "feed_name", help="Only alerts for articles from this feed.")
 @click.option("--since", help="Only alerts written this long ago or less (e.g. 2d, 6h).")
-@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True, help="Newest first, at most this many.")
+@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True,
+              help="Newest first, at most this many.")
 def alerts(config_path: Path | None, statuses: tuple[str, ...], rule_name: str | None, feed_name: str | None,
            since: str | None, limit: int) -> None:
     """List alerts, one line each: article, feed, rules, and each delivery's state (secrets masked)."""
@@ -33,13 +45,14 @@ def alerts(config_path: Path | None, statuses: tuple[str, ...], rule_name: str |
             _fail(EXIT_CONFIG, f"--since: {exc}")
     store = _open_store(settings, create=False)
     try:
-        rows = store.alert_rows(statuses or STATUSES, rule=rule_name, feed=feed_name, since=start, limit=limit)
+        wanted = tuple(DeliveryStatus(s) for s in statuses) or STATUSES
+        rows = store.alert_rows(wanted, rule=rule_name, feed=feed_name, since=start, limit=limit)
     finally:
         store.close()
     labels = {t.key: t.label for t in settings.targets}
     if not rows:
         click.echo("no deliveries")
-    colours = {"pending": "yellow", "sent": "green", "dead": "red"}
+    colours = {DeliveryStatus.PENDING: "yellow", DeliveryStatus.SENT: "green", DeliveryStatus.DEAD: "red"}
     for row in rows:
         created = datetime.fromtimestamp(row.created, timezone.utc).strftime("%Y-%m-%d %H:%M")
         about = " ".join(part for part in (
@@ -49,9 +62,10 @@ def alerts(config_path: Path | None, statuses: tuple[str, ...], rule_name: str |
                            for d in row.deliveries)
         click.echo(f"{created}  {about}  ->  {row.channel}: {states}")
         for d in row.deliveries:
-            if d.status != "sent" and d.last_error:
-                click.echo(f"    #{d.id} after {d.attempts} attempt{'s' * (d.attempts != 1)}, last error: {d.last_error}")
-            if d.status == "pending":
+            if d.status is not DeliveryStatus.SENT and d.last_error:
+                attempts = f"{d.attempts} attempt{'s' * (d.attempts != 1)}"
+                click.echo(f"    #{d.id} after {attempts}, last error: {d.last_error}")
+            if d.status is DeliveryStatus.PENDING:
                 due = datetime.fromtimestamp(d.next_attempt, timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
                 click.echo(f"    #{d.id} next attempt: {due} UTC")
 
@@ -72,7 +86,7 @@ def retry(config_path: Path | None, ids: tuple[int, ...]) -> None:
             _fail(EXIT_CONFIG, f"no delivery with id {', '.join(unknown)} in {settings.database} "
                                "(monitor alerts lists them)")
         for i in dict.fromkeys(ids):
-            if known[i] != "dead":
+            if known[i] is not DeliveryStatus.DEAD:
                 click.echo(f"delivery {i} is {known[i]}, not dead: left as it is")
         count = store.retry_dead(utcnow(), ids)
     finally:
@@ -106,7 +120,7 @@ def test_channels(config_path: Path | None, channel: str | None) -> None:
     title = "monitor: test message"
     body = (f"A test from monitor ({now:%Y-%m-%d %H:%M} UTC): alerts for this channel will arrive here.")
 
-    async def send_all():
+    async def send_all() -> list[str | None]:
         notifier = Notifier(settings.targets, sys.stdout)
         try:
             return await asyncio.gather(*(notifier.send(Delivery(0, t.channel, t.key, title, body, 1, now.timestamp()))

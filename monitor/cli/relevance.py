@@ -6,7 +6,15 @@ from pathlib import Path
 
 import click
 
-from monitor.cli import EXIT_FAILED, _config_option, _fail, _load, _open_store, cli, utcnow
+from monitor.cli.common import (
+    EXIT_FAILED,
+    _config_option,
+    _fail,
+    _load,
+    _open_store,
+    cli,
+    utcnow,
+)
 from monitor.errors import MonitorError
 
 

@@ -6,11 +6,12 @@ import asyncio
 import re
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from monitor import config as config_module
-from monitor.cli import (
+from monitor.cli.common import (
     EXIT_CONFIG,
     EXIT_FAILED,
     _assessor,
@@ -24,6 +25,9 @@ from monitor.cli import (
 )
 from monitor.config import Settings
 from monitor.errors import MonitorError
+
+if TYPE_CHECKING:
+    from monitor.fetch import Response
 
 
 @cli.command()
@@ -50,7 +54,8 @@ def validate(config_path: Path | None) -> None:
                    f"{len(topic.not_about)} not about; {scorer}; threshold {judged.threshold:.2f}")
     click.echo(f"\nrules ({len(settings.rules)}):")
     for rule in settings.rules:
-        parts = [f"{key}: {len(terms)} terms" for key, terms in (("any", rule.any), ("all", rule.all), ("none", rule.none)) if terms]
+        parts = [f"{key}: {len(terms)} terms"
+                 for key, terms in (("any", rule.any), ("all", rule.all), ("none", rule.none)) if terms]
         if rule.terms:
             count = sum(len(items) for items in rule.terms.values())
             parts.append(f"terms: {count} in {len(rule.terms)} languages ({', '.join(rule.terms)})")
@@ -107,7 +112,7 @@ def explain(config_path: Path | None, source: str, rule_name: str | None, langua
         click.echo(line, color=_color(color))
 
 
-async def _fetch(settings: Settings, url: str):
+async def _fetch(settings: Settings, url: str) -> Response:
     from monitor.errors import FetchError
     from monitor.fetch import HttpClient, Limits
 
@@ -153,8 +158,6 @@ def backtest(config_path: Path | None, rule_name: str | None, since: str, model_
 
 
 def _with_candidate(settings: Settings, model_path: Path, topic_name: str | None) -> Settings:
-    from dataclasses import replace
-
     from monitor.relevance import tools
     from monitor.relevance.model import load
     from monitor.relevance.training import with_model
@@ -164,4 +167,4 @@ def _with_candidate(settings: Settings, model_path: Path, topic_name: str | None
         model = load(model_path)
     except MonitorError as exc:
         _fail(EXIT_CONFIG, f"--model: {exc}")
-    return replace(settings, judge=with_model(settings.judge, topic, model))
+    return settings.model_copy(update={"judge": with_model(settings.judge, topic, model)})

@@ -8,23 +8,22 @@ import os
 import sys
 import tempfile
 from contextlib import asynccontextmanager
-from dataclasses import replace
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, AsyncIterator
+from typing import TYPE_CHECKING, AsyncIterator, TextIO
 
 import click
 
-from monitor.cli import (
+from monitor.cli.common import (
     EXIT_CONFIG,
     EXIT_FAILED,
     EXIT_OK,
     _assessor,
     _config_option,
+    _fail,
     _interruptible,
     _load,
     _log_level,
-    _fail,
     _open_store,
     _verbosity_option,
     _when,
@@ -32,19 +31,21 @@ from monitor.cli import (
     utcnow,
 )
 from monitor.config import Settings
+from monitor.models import DeliveryStatus, FeedStatus
 
 if TYPE_CHECKING:
-    from monitor.pipeline import Pipeline
+    from monitor.pipeline import FeedOutcome, PassReport
+    from monitor.runtime import Runtime
     from monitor.store import Store
 
 
 @asynccontextmanager
-async def _runtime(settings: Settings, *, dry_run: bool = False) -> AsyncIterator[Pipeline]:
-    """Open the store and the HTTP client, and build the pipeline around them.
+async def _runtime(settings: Settings, *, dry_run: bool = False) -> AsyncIterator[Runtime]:
+    """Open the store and the HTTP client, and assemble the runtime around them.
     ``dry_run``: the pass works on a copy of the database, and its notifier sends nothing."""
     if not dry_run:
-        async with _pipeline(settings, _open_store(settings)) as pipeline:
-            yield pipeline
+        async with _assembled(settings, _open_store(settings)) as runtime:
+            yield runtime
         return
     from monitor.errors import StoreError
     from monitor.store import copy_database
@@ -55,16 +56,17 @@ async def _runtime(settings: Settings, *, dry_run: bool = False) -> AsyncIterato
             copy_database(settings.database, copy)
         except StoreError as exc:
             _fail(EXIT_CONFIG, f"{settings.path}: monitor.database: {exc}")
-        async with _pipeline(settings, _open_store(replace(settings, database=copy)), dry_run=True) as pipeline:
-            yield pipeline
+        store = _open_store(settings.model_copy(update={"database": copy}))
+        async with _assembled(settings, store, dry_run=True) as runtime:
+            yield runtime
 
 
 @asynccontextmanager
-async def _pipeline(settings: Settings, store: Store, *, dry_run: bool = False) -> AsyncIterator[Pipeline]:
+async def _assembled(settings: Settings, store: Store, *, dry_run: bool = False) -> AsyncIterator[Runtime]:
     from monitor.faults import CrashPoints
     from monitor.fetch import HttpClient, Limits
     from monitor.notify import DryRun, Notifier
-    from monitor.pipeline import Pipeline
+    from monitor.runtime import assemble
     from monitor.tasks import worker_state
     from monitor.workers import CpuPool, default_size
 
@@ -72,9 +74,10 @@ async def _pipeline(settings: Settings, store: Store, *, dry_run: bool = False) 
     try:
         store.sync_feeds(settings.feeds)
         limits = Limits(timeout=settings.timeout.total_seconds())
+        setup = partial(worker_state, settings.ruleset.prefilter)
         async with HttpClient(user_agent=settings.user_agent, private_networks=settings.private_networks,
-                              limits=limits) as client, CpuPool(default_size(), partial(worker_state, settings.ruleset.prefilter)) as cpu:
-            yield Pipeline(settings, store, client, notifier, cpu, assessor=_assessor(settings),
+                              limits=limits) as client, CpuPool(default_size(), setup) as cpu:
+            yield assemble(settings, store, client, notifier, cpu, assessor=_assessor(settings),
                            crash=CrashPoints(os.environ))
     finally:
         notifier.close()
@@ -103,20 +106,20 @@ def check(config_path: Path | None, verbose: int, quiet: bool, force: bool, dry_
 
     progress = _Progress(sys.stderr) if sys.stderr.isatty() and not quiet else None
 
-    async def one_pass():
-        async with _runtime(settings, dry_run=dry_run) as pipeline:
-            pipeline.failure_level = logging.INFO   # a failed feed is reported below, once
+    async def one_pass() -> tuple[PassReport, dict[int, str]]:
+        async with _runtime(settings, dry_run=dry_run) as runtime:
+            runtime.pipeline.stages.poller.failure_level = logging.INFO   # a failed feed is reported below, once
             try:
-                report = await pipeline.check(utcnow, force=force, progress=progress)
+                report = await runtime.pipeline.check(utcnow, runtime.sender, force=force, progress=progress)
             finally:
                 if progress is not None:
                     progress.clear()
-            labels = {d.id: pipeline.notifier.label(d.target) for d in report.undelivered}
+            labels = {d.id: runtime.notifier.label(d.target) for d in report.undelivered}
             return report, labels
 
     report, labels = _interruptible(one_pass())
     failed = [f for f in report.feeds if not f.ok]
-    causes = {f.cause for f in failed}
+    causes = {f.cause for f in failed if f.cause is not None}   # a failed poll always has its cause
     if len(failed) > 1 and len(failed) == len(report.feeds) and len(causes) == 1:
         problems = [f"all {len(failed)} feeds failed: {_all_failed(causes.pop())}"]
     else:
@@ -128,14 +131,15 @@ def check(config_path: Path | None, verbose: int, quiet: bool, force: bool, dry_
                  for channel, ids in report.delivery.orphaned.items()]
     problems += [
         f'alert {d.id} for channel "{d.channel}" not delivered to {labels[d.id]}'
-        f" (attempt {d.attempts}{', now a dead letter' if d.status == 'dead' else ''}): {d.last_error or 'not sent yet'}"
+        f" (attempt {d.attempts}{', now a dead letter' if d.status is DeliveryStatus.DEAD else ''}): "
+        f"{d.last_error or 'not sent yet'}"
         for d in report.undelivered if d.id not in orphaned
     ]
     for line in problems:
         click.echo(f"monitor: {line}", err=True)
     if not quiet:
-        fetched = sum(f.status not in ("304", "error") for f in report.feeds)
-        unchanged = sum(f.status == "304" for f in report.feeds)
+        fetched = sum(f.status is FeedStatus.FETCHED for f in report.feeds)
+        unchanged = sum(f.status is FeedStatus.UNCHANGED for f in report.feeds)
         waiting = (f", {len(report.waiting)} not due yet (the next at {_when(report.waiting[0].next_check)})"
                    if report.waiting else "")
         sent = (f"{report.delivery.sent} alerts would be sent; dry run: nothing sent, nothing written to "
@@ -166,9 +170,9 @@ def run(config_path: Path | None, verbose: int, quiet: bool) -> None:
     configure(_log_level(verbose, quiet, logging.INFO))
     settings = _load(config_path)
 
-    async def forever():
-        async with _runtime(settings) as pipeline:
-            await Daemon(pipeline, utcnow, systemd=Notify(os.environ)).run()
+    async def forever() -> None:
+        async with _runtime(settings) as runtime:
+            await Daemon(runtime.pipeline, runtime.sender, utcnow, systemd=Notify(os.environ)).run()
 
     asyncio.run(forever())
 
@@ -182,10 +186,10 @@ def _all_failed(cause: str) -> str:
 class _Progress:
     """On a terminal: feeds done out of the total, and entries read, on one line that is rewritten."""
 
-    def __init__(self, stream):
+    def __init__(self, stream: TextIO):
         self.stream, self.done, self.read = stream, 0, 0
 
-    def __call__(self, outcome, total: int) -> None:
+    def __call__(self, outcome: FeedOutcome, total: int) -> None:
         self.done += 1
         self.read += outcome.new
         self.stream.write(f"\r\033[Kmonitor: {self.done}/{total} feeds polled, {self.read} new entries read")

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from monitor import config as config_module
-from monitor.cli import EXIT_CONFIG, _config_option, _fail, cli
+from monitor.cli.common import EXIT_CONFIG, _config_option, _fail, cli
 
 STARTER = '''\
 # monitor: a starter config. Edit it, then:

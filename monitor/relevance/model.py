@@ -32,7 +32,8 @@ from typing import Any, Sequence
 import numpy as np
 
 from monitor.errors import MonitorError
-from monitor.relevance.encoder import DIMENSIONS, NAME as ENCODER_NAME
+from monitor.relevance.encoder import DIMENSIONS
+from monitor.relevance.encoder import NAME as ENCODER_NAME
 
 FORMAT = "monitor-relevance"
 VERSION = 2                # 2: nearest labelled neighbours and the language among the features
@@ -204,7 +205,8 @@ class Model:
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-np.clip(z, -40, 40)))
+    result: np.ndarray = 1.0 / (1.0 + np.exp(-np.clip(z, -40, 40)))
+    return result
 
 
 def train(examples: Examples, anchors: Anchors, *, c: float = DEFAULT_C, threshold: float = DEFAULT_THRESHOLD,

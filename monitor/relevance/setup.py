@@ -2,26 +2,25 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Sequence
 
-from monitor.relevance.judge import SIMILARITY_THRESHOLD, Judge, Mode, RulePlan, Topic
+from monitor.relevance.judge import SIMILARITY_THRESHOLD, Judge, RulePlan, Topic
+from monitor.relevance.model import ModelError, load
+from monitor.relevance.spec import TopicSpec
+from monitor.rules import RuleSet, RuleSpec
 
-if TYPE_CHECKING:
-    from monitor.config import Settings
-    from monitor.rules import RuleSet
 
-
-def build_judge(settings: "Settings", ruleset: "RuleSet", *, models: bool = True
+def build_judge(specs: Sequence[TopicSpec], rules: Sequence[RuleSpec], ruleset: RuleSet, *, models: bool = True
                 ) -> tuple[Judge, list[tuple[int, str, str]], list[str]]:
+    """The judge of these rules and topics; the topics' faults as ``(topic index, key, message)``, and
+    warnings. ``models=False``: the model files are not read."""
     problems: list[tuple[int, str, str]] = []
     warnings: list[str] = []
     topics: dict[str, Topic] = {}
     keyword_rules = {rule.name for rule in ruleset.rules}
-    for i, config in enumerate(settings.topics):
+    for i, config in enumerate(specs):
         model = None
         if config.model is not None and models:
-            from monitor.relevance.model import ModelError, load
-
             try:
                 model = load(config.model)
             except ModelError as exc:
@@ -37,6 +36,5 @@ def build_judge(settings: "Settings", ruleset: "RuleSet", *, models: bool = True
                                 "was trained: run `monitor train` so that the model reads them")
         threshold = config.threshold or (model.threshold if model else SIMILARITY_THRESHOLD)
         topics[config.name] = Topic(config.name, config.about + config.examples, config.not_about, model, threshold)
-    plans = [RulePlan(rule.name, rule.topic, Mode(rule.mode), rule.channels)
-             for rule in settings.rules]
+    plans = [RulePlan(rule.name, rule.topic, rule.mode, rule.channels) for rule in rules]
     return Judge(ruleset, plans, topics), problems, warnings

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Sequence
 from monitor.errors import MonitorError
 from monitor.language import LanguageDetector
 from monitor.relevance import training
+from monitor.relevance.assess import Encode
 from monitor.relevance.encoder import Encoder
 from monitor.relevance.judge import Judge, View
 from monitor.relevance.model import Examples, Model, empty_examples, save, trained_ids
@@ -45,14 +46,13 @@ def record_feedback(store: "Store", ref: str, relevant: bool, now: datetime) -> 
     return article, store.record_feedback(article.id, relevant, now)
 
 
-def feedback_examples(store: "Store", judge: Judge, encode, detector: LanguageDetector) -> Examples:
+def feedback_examples(store: "Store", judge: Judge, encode: Encode, detector: LanguageDetector) -> Examples:
     """The analyst's judgements as examples, each article read as the pipeline read it."""
-    from monitor.extract import extract_text
+    from monitor.stages.read import read_kept
 
     items = []
     for article, relevant in store.feedback():
-        text = article.text if article.text is not None else (
-            extract_text(article.page, article.url) if article.page else "")
+        text = article.text if article.text is not None else read_kept(article.page, article.url).text
         view = View.of(article.title, article.summary, text or "")
         items.append(training.Item(f"feedback:{article.url}", article.language, view.title, view.lead, relevant))
     if not items:

@@ -15,7 +15,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 
@@ -228,7 +228,7 @@ def with_model(judge: Judge, topic: str, model: Model) -> Judge:
 
 
 def train_topic(judge: Judge, topic: str, parts: Iterable[Examples], encode: Encode, *,
-                feedback: Examples | None = None, feedback_weight: float = 1.0, meta: dict | None = None,
+                feedback: Examples | None = None, feedback_weight: float = 1.0, meta: dict[str, Any] | None = None,
                 threshold: float | None = None) -> Model:
     """A new model for ``topic`` from labelled examples (kept in the file as its base) and feedback.
     ``threshold``: the one the config sets for the topic, recorded in the file; else the model's own."""

@@ -14,6 +14,7 @@ Terms are looked for in the title and the main text; see monitor.rules.terms
 for their syntax and monitor.rules.query for the query language.
 """
 
-from monitor.rules.engine import RulesError, RuleSet, Verdict, snippet
+from monitor.rules.engine import RuleSet, Verdict, snippet
+from monitor.rules.spec import Mode, RuleSpec
 
-__all__ = ["RuleSet", "RulesError", "Verdict", "snippet"]
+__all__ = ["Mode", "RuleSet", "RuleSpec", "Verdict", "snippet"]

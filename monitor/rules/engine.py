@@ -16,19 +16,19 @@ import bisect
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Iterable, NamedTuple, Sequence
+from typing import Iterable, Sequence
 
+from monitor.errors import QueryError, RulesError, TermError
 from monitor.models import Article, Hit, Match
+from monitor.rules.compiled import CompiledRule
+from monitor.rules.evidence import Occurrence, why_not
 from monitor.rules.evidence import evidence as query_evidence
-from monitor.rules.evidence import why_not
 from monitor.rules.normalize import Folded, is_wordish
 from monitor.rules.prefilter import Prefilter
-from monitor.rules.query import Node, QueryError, atoms, parse_query
+from monitor.rules.query import atoms, parse_query
 from monitor.rules.scan import Scanner
-from monitor.rules.terms import ANY_WORD, Term, TermError, parse_term
-
-if TYPE_CHECKING:
-    from monitor.config import RuleConfig
+from monitor.rules.spec import RuleSpec
+from monitor.rules.terms import ANY_WORD, Term, parse_term
 
 SNIPPET_CONTEXT = 60
 EVIDENCE_MAX = 4   # lines of evidence per rule: what made it true, not every term that occurs
@@ -36,30 +36,7 @@ _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _WORDS = re.compile(f"[{_CJK}]|[^\\W_{_CJK}]+")
 
 
-class RulesError(ValueError):
-    """Faults in the rules, each ``(rule index, key, message)``."""
-
-    def __init__(self, problems: list[tuple[int, str, str]]):
-        self.problems = problems
-        super().__init__("; ".join(f"rules[{i}].{key}: {message}" for i, key, message in problems))
-
-
-class Occurrence(NamedTuple):
-    field: str   # "title" or "text"
-    start: int   # in that field as written (NFKC)
-    end: int
-
-
-@dataclass(frozen=True)
-class CompiledRule:
-    name: str
-    languages: frozenset[str]
-    channels: tuple[str, ...]
-    any: tuple[int, ...]
-    by_language: dict[str, tuple[int, ...]]
-    all: tuple[int, ...]
-    none: tuple[int, ...]
-    query: Node | None
+Problem = tuple[int, str, str]   # (rule index, key, message), as RulesError lists them
 
 
 @dataclass(frozen=True)
@@ -81,7 +58,8 @@ class _Quick:
             has_any=bool(rule.any or rule.by_language),
             any=frozenset(rule.any),
             any_plain=all(t in plain for t in rule.any),
-            by_language={lang: (frozenset(ids), all(t in plain for t in ids)) for lang, ids in rule.by_language.items()},
+            by_language={lang: (frozenset(ids), all(t in plain for t in ids))
+                         for lang, ids in rule.by_language.items()},
         )
 
 
@@ -97,10 +75,10 @@ class Verdict:
 class RuleSet:
     """The configured rules, compiled once. Raises RulesError listing every fault."""
 
-    def __init__(self, rules: Sequence["RuleConfig"]):
+    def __init__(self, rules: Sequence[RuleSpec]):
         self.terms: list[Term] = []
         self._ids: dict[str, int] = {}
-        problems: list[tuple[int, str, str]] = []
+        problems: list[Problem] = []
         compiled = [self._compile(i, rule, problems) for i, rule in enumerate(rules)]
         if problems:
             raise RulesError(problems)
@@ -136,7 +114,7 @@ class RuleSet:
             if part.text != ANY_WORD:
                 self._register(part.text, part)
 
-    def _terms(self, index: int, key: str, items: Iterable[str], problems: list) -> tuple[int, ...]:
+    def _terms(self, index: int, key: str, items: Iterable[str], problems: list[Problem]) -> tuple[int, ...]:
         ids = []
         for n, raw in enumerate(items):
             try:
@@ -145,7 +123,7 @@ class RuleSet:
                 problems.append((index, f"{key}[{n}]", str(exc)))
         return tuple(dict.fromkeys(ids))
 
-    def _compile(self, index: int, rule: "RuleConfig", problems: list) -> CompiledRule:
+    def _compile(self, index: int, rule: RuleSpec, problems: list[Problem]) -> CompiledRule:
         query = None
         if rule.query:
             try:
@@ -167,7 +145,7 @@ class RuleSet:
         )
         return compiled
 
-    def _build_automata(self) -> dict[str | None, "Scanner"]:
+    def _build_automata(self) -> dict[str | None, Scanner]:
         everywhere: set[int] = set()
         per_language: dict[str, set[int]] = defaultdict(set)
         for rule in self.rules:
@@ -176,10 +154,10 @@ class RuleSet:
                 everywhere.update(self._ids[a.term.text] for a, _ in atoms(rule.query))
             for lang, ids in rule.by_language.items():
                 per_language[lang].update(ids)
-        everywhere = self._literal(everywhere)
-        automata = {None: Scanner((t, self.terms[t]) for t in everywhere)}
-        for lang, ids in per_language.items():   # each language's own terms only; the rest are in None's
-            automata[lang] = Scanner((t, self.terms[t]) for t in self._literal(ids) - everywhere)
+        literal = self._literal(everywhere)
+        automata: dict[str | None, Scanner] = {None: Scanner((t, self.terms[t]) for t in literal)}
+        for lang, wanted in per_language.items():   # each language's own terms only; the rest are in None's
+            automata[lang] = Scanner((t, self.terms[t]) for t in self._literal(wanted) - literal)
         return automata
 
     def _literal(self, ids: Iterable[int]) -> set[int]:
@@ -280,7 +258,7 @@ class RuleSet:
         """Each word found once ("China" found by `China` and by `*china` is one line), a few lines at
         most; past EVIDENCE_MAX the ``spare`` ones (more `any` terms than needed) go first."""
         kept, seen = [], set()
-        for index, (tid, occurrence) in enumerate(evidence):
+        for index, (_, occurrence) in enumerate(evidence):
             word = doc.fields[occurrence.field].original[occurrence.start:occurrence.end].casefold()
             if word not in seen:
                 seen.add(word)
@@ -332,6 +310,8 @@ class _Document:
 
     def _in_sequence(self, part_ids: list[int | None]) -> list[Occurrence]:
         """Where the words of a phrase occur one right after the other (None: any one word)."""
+        if part_ids[0] is None:   # a phrase never starts with a * word (monitor.rules.terms)
+            return []
         chains = list(self.found(part_ids[0]))
         skip = 0
         for part_id in part_ids[1:]:
@@ -370,7 +350,8 @@ def _whole_words(text: str, start: int, end: int, term: Term) -> tuple[int, int]
         while start > 0 and is_wordish(text[start - 1]):
             start -= 1
     if term.right_open and end < len(text) and is_wordish(text[end]):
-        end = _WORD_REST.match(text, end).end()
+        rest = _WORD_REST.match(text, end)   # it matches everywhere, if only the empty string
+        end = rest.end() if rest else end
     return start, end
 
 

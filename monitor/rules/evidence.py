@@ -12,14 +12,30 @@ a query does not hold, ``why_not`` names the clauses that failed and why
 
 from __future__ import annotations
 
-from typing import Any
+from typing import NamedTuple, Protocol
 
 from monitor.rules.query import And, Atom, Near, Node, Not, Or
 
-Evidence = list[tuple[int, Any]]   # (term id, the occurrence that counts)
+
+class Occurrence(NamedTuple):
+    field: str   # "title" or "text"
+    start: int   # in that field as written (NFKC)
+    end: int
 
 
-def truth(node: Node, doc, ids: dict[str, int]) -> bool:
+class Document(Protocol):
+    """An article as the rules see it (monitor.rules.engine): where each term occurs."""
+
+    def found(self, term_id: int, field: str | None = None) -> list[Occurrence]: ...
+
+    def words(self, occurrence: Occurrence) -> tuple[int, int]: ...
+
+
+Evidence = list[tuple[int, Occurrence]]   # (term id, the occurrence that counts)
+Place = tuple[tuple[tuple[int, Occurrence], ...], Occurrence]   # the terms at a place, and its span
+
+
+def truth(node: Node, doc: Document, ids: dict[str, int]) -> bool:
     if isinstance(node, Atom):
         return bool(doc.found(ids[node.term.text], node.field))
     if isinstance(node, Not):
@@ -31,7 +47,7 @@ def truth(node: Node, doc, ids: dict[str, int]) -> bool:
     return bool(_located(node, doc, ids))
 
 
-def evidence(node: Node, doc, ids: dict[str, int]) -> Evidence | None:
+def evidence(node: Node, doc: Document, ids: dict[str, int]) -> Evidence | None:
     """The terms (and where) that make ``node`` true; None when it is false. NOT gives none."""
     if isinstance(node, Atom):
         found = doc.found(ids[node.term.text], node.field)
@@ -52,7 +68,7 @@ def evidence(node: Node, doc, ids: dict[str, int]) -> Evidence | None:
     return list(located[0][0]) if located else None
 
 
-def _located(node: Node, doc, ids: dict[str, int]) -> list[tuple[tuple[tuple[int, Any], ...], Any]]:
+def _located(node: Node, doc: Document, ids: dict[str, int]) -> list[Place]:
     """Places where a term, an OR-group or a NEAR holds: (the terms there, the span)."""
     if isinstance(node, Atom):
         term_id = ids[node.term.text]
@@ -60,7 +76,7 @@ def _located(node: Node, doc, ids: dict[str, int]) -> list[tuple[tuple[tuple[int
     if isinstance(node, Or):
         return [place for n in node.nodes for place in _located(n, doc, ids)]
     assert isinstance(node, Near)
-    near = []
+    near: list[Place] = []
     for left_terms, left in _located(node.left, doc, ids):
         first = doc.words(left)
         for right_terms, right in _located(node.right, doc, ids):
@@ -69,13 +85,9 @@ def _located(node: Node, doc, ids: dict[str, int]) -> list[tuple[tuple[tuple[int
             second = doc.words(right)
             between = max(second[0] - first[1], first[0] - second[1]) - 1
             if between <= node.distance:
-                span = type(left)(left.field, min(left.start, right.start), max(left.end, right.end))
+                span = Occurrence(left.field, min(left.start, right.start), max(left.end, right.end))
                 near.append((left_terms + right_terms, span))
     return near
-
-
-def spans(node: Node, doc, ids: dict[str, int]) -> list:
-    return [span for _, span in _located(node, doc, ids)]
 
 
 def show(node: Node, top: bool = True) -> str:
@@ -90,7 +102,7 @@ def show(node: Node, top: bool = True) -> str:
     return text if top else f"({text})"
 
 
-def why_not(node: Node, doc, ids: dict[str, int]) -> list[tuple[str, str]]:
+def why_not(node: Node, doc: Document, ids: dict[str, int]) -> list[tuple[str, str]]:
     """For a false ``node``: (clause, why it fails), for each alternative that was tried."""
     if isinstance(node, Atom):
         return [(show(node), _absent([node]))]

@@ -30,7 +30,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 _DROP = "\x00"   # folding marks dropped characters with this, then removes them
-_SPACES = "\t\n\v\f\r \u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+_SPACES = ("\t\n\v\f\r \u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
+           "\u2028\u2029\u202f\u205f\u3000")
 _HYPHENS = "-\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63\uff0d"
 _INVISIBLE = "\u00ad\u200b\u200c\u200d\u2060\ufeff"
 _APOSTROPHES = "\u2018\u2019\u02bc\u0060\u00b4\u2032"
@@ -144,7 +145,7 @@ class Folded:
         marked = _marked(original)
         if _DROP not in marked:
             return cls(original, marked)
-        dropped = []   # rare: soft hyphens, zero-width characters
+        dropped: list[int] = []   # rare: soft hyphens, zero-width characters
         at = marked.find(_DROP)
         while at != -1:
             dropped.append(at - len(dropped))
@@ -163,10 +164,4 @@ class Folded:
             position = self.position(start) if start < len(self.folded) else len(self.original)
             return position, position
         return self.position(start), self.position(end - 1) + 1
-
-    def chars(self, start: int, end: int) -> str:
-        """The original characters behind folded ``start:end``, dropped ones left out."""
-        if not self._dropped:
-            return self.original[start:end]
-        return "".join(self.original[self.position(i)] for i in range(start, end))
 

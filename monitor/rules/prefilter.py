@@ -18,18 +18,16 @@ extraction: no rule can match what trafilatura would take from it.
 from __future__ import annotations
 
 from itertools import product
-from typing import TYPE_CHECKING, Sequence
+from typing import Sequence
 
+from monitor.rules.compiled import CompiledRule
 from monitor.rules.normalize import Folded
 from monitor.rules.query import And, Atom, Node, Not, Or
 from monitor.rules.scan import Scanner
 from monitor.rules.terms import ANY_WORD, Term
 
-if TYPE_CHECKING:
-    from monitor.rules.engine import CompiledRule
-
-Clause = frozenset   # of term ids: one must occur
-Requirement = tuple  # of clauses: each must hold
+Clause = frozenset[int]             # term ids: one must occur
+Requirement = tuple[Clause, ...]    # clauses: each must hold
 MAX_ALTERNATIVES = 64
 
 
@@ -46,7 +44,7 @@ class Prefilter:
         self._terms = {t: terms[t] for t in used if terms[t].is_regex or not _settled(terms[t])}
 
     @classmethod
-    def of(cls, rules: Sequence["CompiledRule"], terms: Sequence[Term], ids: dict[str, int]) -> "Prefilter":
+    def of(cls, rules: Sequence[CompiledRule], terms: Sequence[Term], ids: dict[str, int]) -> "Prefilter":
         alternatives: list[Requirement] = []
         for rule in rules:
             relaxed = _rule(rule, terms, ids)
@@ -84,7 +82,7 @@ def _settled(term: Term) -> bool:
     return all(not v.accents and not v.exact and " " not in v.key and v.key.isascii() for v in term.variants)
 
 
-def _rule(rule: "CompiledRule", terms: Sequence[Term], ids: dict[str, int]) -> list[Requirement] | None:
+def _rule(rule: CompiledRule, terms: Sequence[Term], ids: dict[str, int]) -> list[Requirement] | None:
     parts: list[list[Requirement]] = []
     if rule.any or rule.by_language:
         gates = set(rule.any) | {t for group in rule.by_language.values() for t in group}
@@ -110,11 +108,12 @@ def _node(node: Node, terms: Sequence[Term], ids: dict[str, int]) -> list[Requir
     if isinstance(node, Not):
         return None
     if isinstance(node, Or):
-        children = [_node(n, terms, ids) for n in node.nodes]
-        return None if any(c is None for c in children) else _either(children)
-    children = [_node(n, terms, ids) for n in (node.nodes if isinstance(node, And) else (node.left, node.right))]
-    children = [c for c in children if c is not None]   # a NOT inside an AND requires nothing
-    return _both(children) if children else None
+        alternatives = [_node(n, terms, ids) for n in node.nodes]
+        held = [a for a in alternatives if a is not None]
+        return _either(held) if len(held) == len(alternatives) else None   # one branch open: all pages pass
+    parts = [_node(n, terms, ids) for n in (node.nodes if isinstance(node, And) else (node.left, node.right))]
+    required = [p for p in parts if p is not None]   # a NOT inside an AND requires nothing
+    return _both(required) if required else None
 
 
 def _either(children: list[list[Requirement]]) -> list[Requirement]:

@@ -26,13 +26,8 @@ import re
 from dataclasses import dataclass
 from typing import Union
 
-from monitor.rules.terms import Term, TermError, parse_term
-
-
-class QueryError(ValueError):
-    def __init__(self, message: str, position: int):
-        self.position = position   # 1-based
-        super().__init__(f"{message} at position {position}")
+from monitor.errors import QueryError, TermError
+from monitor.rules.terms import Term, parse_term
 
 
 @dataclass(frozen=True)
@@ -95,7 +90,10 @@ def _tokens(query: str) -> list[_Token]:
         found = _TOKEN.match(query, index)
         if not found or found.end() == index:
             raise QueryError(f"unexpected {query[index]!r}", index + 1)
-        kind = found.lastgroup if found.lastgroup != "n" else "near"
+        group = found.lastgroup
+        if group is None:   # every alternative of _TOKEN is a named group: cannot happen
+            raise QueryError(f"unexpected {query[index]!r}", index + 1)
+        kind = group if group != "n" else "near"
         text = found.group(kind)
         start = found.start(kind) + 1
         if kind == "phrase" and (len(text) < 2 or not text.endswith('"')):

@@ -12,6 +12,7 @@ from monitor.rules.normalize import NO_SPACE_SCRIPTS, Folded
 from monitor.rules.terms import Term
 
 _BOUNDARY = re.compile(NO_SPACE_SCRIPTS.pattern)
+_Entry = tuple[int, int, int, int, bool]
 
 
 class Scanner:
@@ -27,8 +28,9 @@ class Scanner:
     """
 
     def __init__(self, terms: Iterable[tuple[int, Term]]):
-        spaced: dict[str, list[tuple[int, int, int, int]]] = defaultdict(list)
-        unspaced: dict[str, list[tuple[int, int, int, int]]] = defaultdict(list)
+        # key -> (term id, variant index, key size, spaces after the term in the key, sure)
+        spaced: dict[str, list[_Entry]] = defaultdict(list)
+        unspaced: dict[str, list[_Entry]] = defaultdict(list)
         for term_id, term in terms:
             for index, variant in enumerate(term.variants):
                 size = len(variant.key)
@@ -64,14 +66,14 @@ class Scanner:
             yield from _ends(self._unspaced.iter(doc.folded))
 
 
-def _ends(found) -> Iterator[tuple[int, int, int, int, bool]]:
+def _ends(found: Iterable[tuple[int, tuple[_Entry, ...]]]) -> Iterator[tuple[int, int, int, int, bool]]:
     for end, entries in found:
         for term_id, index, size, right, sure in entries:
             stop = end - right
             yield term_id, index, stop - size, stop, sure
 
 
-def _automaton(entries: dict) -> ahocorasick.Automaton:
+def _automaton(entries: dict[str, list[_Entry]]) -> ahocorasick.Automaton:
     automaton = ahocorasick.Automaton()
     for key, values in entries.items():
         automaton.add_word(key, tuple(values))

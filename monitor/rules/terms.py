@@ -31,6 +31,7 @@ from dataclasses import dataclass
 
 import regex
 
+from monitor.errors import TermError
 from monitor.rules.normalize import (
     _DROP,
     FOLD,
@@ -42,10 +43,6 @@ from monitor.rules.normalize import (
 
 REGEX_TIMEOUT = 0.05   # seconds per search of one field; past it the term counts as not found
 MAX_VARIANTS = 16
-
-
-class TermError(ValueError):
-    """A term that cannot be used; the message says why."""
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ import tempfile
 from contextlib import closing, contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Any, Iterator, Sequence
 
 from monitor.errors import StoreError
 from monitor.store.schema import MIGRATIONS
@@ -66,7 +66,7 @@ class Database:
     def close(self) -> None:
         self._db.close()
 
-    def _read(self, sql: str, params: Sequence = ()) -> list[tuple]:
+    def _read(self, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
         try:
             return self._db.execute(sql, params).fetchall()
         except sqlite3.Error as exc:
@@ -112,6 +112,3 @@ class Database:
         """Take the write lock and let it go: raises StoreError when writes cannot get through."""
         with self._write():
             pass
-
-    def integrity_check(self) -> str:
-        return self._read("PRAGMA integrity_check")[0][0]

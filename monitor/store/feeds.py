@@ -7,10 +7,9 @@ import sqlite3
 import zlib
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
-from monitor.config import FeedConfig
-from monitor.models import Alert, Article, Entry, Match
+from monitor.models import Alert, Article, ArticleStatus, Entry, Feed, FeedStatus, Match
 from monitor.store.base import Database, ts
 
 
@@ -67,7 +66,7 @@ _ARTICLE = """a.id, a.url, a.feed, a.title, a.published, a.language, a.language_
                (SELECT group_concat(rule, char(31)) FROM matches m WHERE m.article_id = a.id), a.summary"""
 
 
-def _stored(row: tuple) -> StoredArticle:
+def _stored(row: tuple[Any, ...]) -> StoredArticle:
     id, url, feed, title, published, language, confidence, text, page, rules, summary = row
     return StoredArticle(id, url, feed, title, published, language, confidence or 0.0,
                          zlib.decompress(text).decode("utf-8") if text is not None else None,
@@ -76,7 +75,7 @@ def _stored(row: tuple) -> StoredArticle:
 
 
 class FeedQueries(Database):
-    def sync_feeds(self, feeds: Sequence[FeedConfig]) -> None:
+    def sync_feeds(self, feeds: Sequence[Feed]) -> None:
         """Make the feeds table follow the config; a changed URL forgets its cache."""
         with self._write() as db:
             db.execute("UPDATE feeds SET active = 0")
@@ -163,15 +162,15 @@ class FeedQueries(Database):
         ``notice_after`` (and no notice is out yet) the ``notice`` alerts are queued, once."""
         with self._write() as db:
             (errors, notified) = db.execute(
-                """UPDATE feeds SET last_checked = ?, last_status = 'error', next_check = ?,
+                """UPDATE feeds SET last_checked = ?, last_status = ?, next_check = ?,
                      errors = errors + 1, last_error = ? WHERE name = ? RETURNING errors, notified""",
-                (ts(now), ts(next_check), error, name),
+                (ts(now), FeedStatus.FAILED, ts(next_check), error, name),
             ).fetchone()
             if notice_after and errors >= notice_after and not notified:
                 db.execute("UPDATE feeds SET notified = 1 WHERE name = ?", (name,))
                 for alert in notice:
                     insert_alert(db, alert, now, kind="feed_down")
-            return errors
+            return int(errors)
 
     def known_entries(self, feed: str, keys: Iterable[str]) -> set[str]:
         keys = list(keys)
@@ -193,7 +192,7 @@ class FeedQueries(Database):
         now: datetime,
         published: datetime,
         *,
-        status: str,
+        status: ArticleStatus,
         article: Article | None = None,
         text_source: str | None = None,
         matches: Sequence[Match] = (),
@@ -217,7 +216,8 @@ class FeedQueries(Database):
                     url, entry.feed, entry.title, ts(published), ts(now), status,
                     article.language if article else None,
                     article.language_confidence if article else None,
-                    text_source, kept_text, kept_page, entry.summary if status not in ("too_old", "first_look") else None, score,
+                    text_source, kept_text, kept_page,
+                    entry.summary if status not in (ArticleStatus.TOO_OLD, ArticleStatus.FIRST_LOOK) else None, score,
                 ),
             ).fetchone()
             fresh = row is not None
@@ -230,7 +230,8 @@ class FeedQueries(Database):
                 return False   # the same article reached us through another feed first
             for match in matches:
                 hits = json.dumps([[hit.term, hit.snippet] for hit in match.hits], ensure_ascii=False)
-                db.execute("INSERT INTO matches (article_id, rule, hits) VALUES (?, ?, ?)", (article_id, match.rule, hits))
+                db.execute("INSERT INTO matches (article_id, rule, hits) VALUES (?, ?, ?)",
+                           (article_id, match.rule, hits))
             for alert in alerts:
                 insert_alert(db, alert, now, article_id=article_id)
             return True
@@ -257,7 +258,8 @@ class FeedQueries(Database):
     def find_article(self, ref: str) -> StoredArticle | None:
         """An article by its id (as alerts show it) or its link."""
         column = "a.id" if ref.isdigit() else "a.url"
-        rows = self._read(f"SELECT {_ARTICLE} FROM articles a WHERE {column} = ?", (int(ref) if ref.isdigit() else ref,))
+        key: int | str = int(ref) if ref.isdigit() else ref
+        rows = self._read(f"SELECT {_ARTICLE} FROM articles a WHERE {column} = ?", (key,))
         return _stored(rows[0]) if rows else None
 
     def record_feedback(self, article_id: int, relevant: bool, now: datetime) -> bool:
@@ -265,7 +267,8 @@ class FeedQueries(Database):
         with self._write() as db:
             earlier = db.execute("SELECT 1 FROM feedback WHERE article_id = ?", (article_id,)).fetchone()
             db.execute("""INSERT INTO feedback (article_id, relevant, given) VALUES (?, ?, ?)
-                          ON CONFLICT (article_id) DO UPDATE SET relevant = excluded.relevant, given = excluded.given""",
+                          ON CONFLICT (article_id) DO UPDATE
+                          SET relevant = excluded.relevant, given = excluded.given""",
                        (article_id, int(relevant), ts(now)))
             return earlier is not None
 

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Sequence
+from typing import Any, Sequence
 
-from monitor.models import Delivery
+from monitor.models import Delivery, DeliveryStatus
 from monitor.store.base import Database, ts
 
-STATUSES = ("pending", "sent", "dead")
+STATUSES = tuple(DeliveryStatus)
 
 
 @dataclass(frozen=True)
@@ -27,7 +27,7 @@ class DeliveryRow:
     channel: str
     target: str
     title: str
-    status: str
+    status: DeliveryStatus
     attempts: int
     last_error: str | None
     created: float
@@ -55,7 +55,8 @@ class OutboxQueries(Database):
         self, now: datetime, lease: timedelta, owner: str, *,
         due_by: datetime | None = None, after_id: int = 0, limit: int = 100,
     ) -> list[Delivery]:
-        """Lease to ``owner`` the pending deliveries due by ``due_by`` (default: now), in id order after ``after_id``."""
+        """Lease to ``owner`` the pending deliveries due by ``due_by`` (default: now), in id order
+        after ``after_id``."""
         with self._write() as db:
             rows = db.execute(
                 """SELECT d.id, a.channel, d.target, a.title, a.body, d.attempts + 1, a.created
@@ -88,7 +89,7 @@ class OutboxQueries(Database):
                 """UPDATE deliveries SET status = ?, last_error = ?, next_attempt = ?,
                      claimed_by = NULL, claimed_until = NULL
                    WHERE id = ? AND claimed_by = ?""",
-                ("dead" if dead else "pending", error, ts(next_attempt), delivery_id, owner),
+                (DeliveryStatus.DEAD if dead else DeliveryStatus.PENDING, error, ts(next_attempt), delivery_id, owner),
             )
 
     def release_claims(self, delivery_ids: Sequence[int], owner: str, *, next_attempt: datetime | None = None) -> None:
@@ -131,7 +132,7 @@ class OutboxQueries(Database):
                 "UPDATE deliveries SET claimed_by = NULL, claimed_until = NULL WHERE claimed_by = ?", (owner,)
             ).rowcount
 
-    def deliveries(self, statuses: Sequence[str] = STATUSES, *, ids: Sequence[int] | None = None,
+    def deliveries(self, statuses: Sequence[DeliveryStatus] = STATUSES, *, ids: Sequence[int] | None = None,
                    limit: int | None = None) -> list[DeliveryRow]:
         """Deliveries in these statuses (and among these ids), newest first (all without ``limit``)."""
         where = f"d.status IN ({','.join('?' * len(statuses))})"
@@ -144,15 +145,16 @@ class OutboxQueries(Database):
                 WHERE {where} ORDER BY d.id DESC LIMIT ?""",
             (*statuses, *(ids or ()), -1 if limit is None else limit),
         )
-        return [DeliveryRow(*row) for row in rows]
+        return [_delivery_row(row) for row in rows]
 
-    def alert_rows(self, statuses: Sequence[str] = STATUSES, *, rule: str | None = None, feed: str | None = None,
-                   since: datetime | None = None, limit: int | None = None) -> list[AlertRow]:
+    def alert_rows(self, statuses: Sequence[DeliveryStatus] = STATUSES, *, rule: str | None = None,
+                   feed: str | None = None, since: datetime | None = None, limit: int | None = None
+                   ) -> list[AlertRow]:
         """Alerts with a delivery in these statuses (and of this rule, from this feed, written since),
         newest first."""
         where = [f"""EXISTS (SELECT 1 FROM deliveries d WHERE d.alert_id = a.id
                              AND d.status IN ({','.join('?' * len(statuses))}))"""]
-        params: list = list(statuses)
+        params: list[object] = list(statuses)
         if rule is not None:
             where.append("EXISTS (SELECT 1 FROM matches m WHERE m.article_id = a.article_id AND m.rule = ?)")
             params.append(rule)
@@ -180,7 +182,7 @@ class OutboxQueries(Database):
                        a.created, d.next_attempt, d.sent_at
                 FROM deliveries d JOIN alerts a ON a.id = d.alert_id
                 WHERE d.alert_id IN ({','.join('?' * len(ids))}) ORDER BY d.id""", ids):
-            deliveries.setdefault(alert_id, []).append(DeliveryRow(*row))
+            deliveries.setdefault(alert_id, []).append(_delivery_row(row))
         return [AlertRow(id, kind, channel, title, url, feed, tuple(sorted(rules.split(chr(31)))) if rules else (),
                          created, tuple(deliveries.get(id, ())))
                 for id, kind, channel, title, url, feed, rules, created in alerts]
@@ -194,3 +196,8 @@ class OutboxQueries(Database):
                 (ts(now), *ids),
             )
             return cursor.rowcount
+
+
+def _delivery_row(row: Sequence[Any]) -> DeliveryRow:
+    id, kind, channel, target, title, status, *rest = row
+    return DeliveryRow(id, kind, channel, target, title, DeliveryStatus(status), *rest)

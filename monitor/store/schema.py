@@ -3,6 +3,7 @@
 Each migration is a named function, applied in the same transaction as the
 ``PRAGMA user_version`` bump that records it, so a database is always at
 exactly one version. A database newer than the code is refused, not touched.
+The statuses kept in TEXT columns are the values of the enums in monitor.models.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ def _v1(db: sqlite3.Connection) -> None:
             last_modified TEXT,
             next_check    REAL NOT NULL DEFAULT 0,
             last_checked  REAL,
-            last_status   TEXT,
+            last_status   TEXT,                   -- the last poll's HTTP status, or 'error' (FeedStatus.FAILED)
             errors        INTEGER NOT NULL DEFAULT 0,
             last_error    TEXT
         );
@@ -71,7 +72,7 @@ def _v1(db: sqlite3.Connection) -> None:
             id            INTEGER PRIMARY KEY,
             alert_id      INTEGER NOT NULL REFERENCES alerts(id),
             target        TEXT NOT NULL,          -- 'channel#index', never the URL itself
-            status        TEXT NOT NULL DEFAULT 'pending',   -- pending | sent | dead
+            status        TEXT NOT NULL DEFAULT 'pending',   -- DeliveryStatus: pending | sent | dead
             attempts      INTEGER NOT NULL DEFAULT 0,
             next_attempt  REAL NOT NULL,
             claimed_by    TEXT,
