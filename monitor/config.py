@@ -21,6 +21,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 from monitor.channels import ChannelTarget, channel_names, read_channels
 from monitor.errors import ConfigError
+from monitor.web.settings import WebConfig, read_web
 
 DEFAULT_USER_AGENT = "monitor/0.1 (news monitoring; +https://github.com/monitor-news/monitor)"
 
@@ -125,8 +126,16 @@ class _Topic(_Section):
     threshold: Annotated[float, Field(gt=0, le=1)] | None = None
 
 
+class _Web(_Section):
+    listen: Name | None = None
+    token: Name | None = None
+    token_file: Name | None = None
+    stale_after: Duration = timedelta(minutes=1)
+
+
 class _File(_Section):
     monitor: _Monitor = _Monitor()
+    web: _Web = _Web()
     feeds: list[_Feed] = []
     topics: list[_Topic] = []
     rules: list[_Rule] = []
@@ -190,6 +199,7 @@ class Settings:
     extract_timeout: timedelta = timedelta(seconds=20)
     keep_text: timedelta = timedelta(days=30)
     warnings: tuple[str, ...] = ()
+    web: WebConfig = WebConfig()   # the status page, /metrics and /healthz of `monitor run`
     ruleset: Any = field(default=None, repr=False, compare=False)   # the rules, compiled (monitor.rules.RuleSet)
     judge: Any = field(default=None, repr=False, compare=False)     # rules and topics (monitor.relevance.Judge)
 
@@ -226,9 +236,13 @@ def load(path: Path | str, environ: dict[str, str] | None = None, *, models: boo
     problems.extend(_cross_checks(raw))
     channels = read_channels(raw.get("channels"), environ, path.resolve().parent)
     problems.extend(channels.problems)
+    web = WebConfig()
+    if parsed is not None:
+        web, web_problems = read_web(parsed.web, environ, path.resolve().parent)
+        problems.extend(web_problems)
     settings = None
     if parsed is not None and not problems:
-        settings = _settings(path, parsed, channels.targets, environ.get("MONITOR_DATABASE"))
+        settings = replace(_settings(path, parsed, channels.targets, environ.get("MONITOR_DATABASE")), web=web)
         ruleset, faults = _compile_rules([r for r in settings.rules if r.has_terms])
         faults = [(_index_of(settings.rules, r), key, message) for r, key, message in faults]
     else:   # the schema is broken somewhere: still report every rule's own faults

@@ -20,12 +20,14 @@ import logging
 import os
 import random
 import socket
+import time
 import uuid
 import zlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Callable
 
+from monitor import events as ev
 from monitor import tasks
 from monitor.config import FeedConfig, Settings
 from monitor.delivery import DeliveryOutcome, Sender
@@ -80,10 +82,12 @@ class Pipeline:
         rng: random.Random | None = None,
         crash: CrashPoints = NO_CRASH,
         failure_level: int = logging.WARNING,
+        events: ev.Events | None = None,
     ):
         self.settings = settings
         self.failure_level = failure_level   # check reports failed feeds itself, once: its log line is info
         self.store = store
+        self.events = events or ev.logging_only()   # what happens is told as events: the log is one sink
         self.client = client
         self.notifier = notifier
         self.cpu = cpu
@@ -93,7 +97,8 @@ class Pipeline:
         owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.crash = crash
         self.sender = Sender(store, notifier, owner, attempts=settings.delivery_attempts,
-                             max_age=settings.delivery_max_age, rng=rng, crash=crash)
+                             max_age=settings.delivery_max_age, rng=rng, crash=crash,
+                             events=self.events)
         self._reading: dict[str, asyncio.Event] = {}   # article URLs being read right now
         self._detector: LanguageDetector | None = None  # made when first needed
         self._detector_lock = asyncio.Lock()
@@ -144,11 +149,10 @@ class Pipeline:
             etag=response.etag, last_modified=response.last_modified, cache=parsed is not None,
         )
         if recovered:
-            log.warning(kv("feed_recovered", feed=feed.name))
+            self.events.emit(ev.FeedRecovered(feed.name))
         self._release_memory()   # the feed's pages are gone: give their memory back
-        log.info(kv("feed_polled", feed=feed.name, status=response.status,
-                    entries=len(parsed.entries) if parsed else None, new=new, alerts=alerted,
-                    next=next_check.isoformat(timespec="seconds")))
+        self.events.emit(ev.FeedPolled(feed.name, response.status, len(parsed.entries) if parsed else None,
+                                       new, alerted, next_check))
         if first_look and new:
             log.info(kv("feed_first_look", feed=feed.name, entries=new,
                         hint="a new feed: what it holds is recorded as seen; catch_up = true alerts it"))
@@ -164,8 +168,7 @@ class Pipeline:
                                      error=reason, retry_at=next_check)
         count = self.store.record_failure(feed.name, now, next_check, error=reason, notice_after=s.notice_after,
                                           notice=self._to_everyone(title, body))
-        log.log(self.failure_level, kv("feed_failed", feed=feed.name, failures=count, error=reason,
-                                       retry_at=next_check.isoformat(timespec="seconds")))
+        self.events.emit(ev.FeedFailed(feed.name, count, reason, next_check, self.failure_level))
         return FeedOutcome(feed.name, False, "error", reason, cause=cause or reason)
 
     def _feed_up(self, feed: FeedConfig, now: datetime) -> list[Alert]:
@@ -184,6 +187,8 @@ class Pipeline:
         unique = list({entry.key: entry for entry in parsed.entries}.values())
         known = self.store.known_entries(feed.name, [entry.key for entry in unique])
         new = [entry for entry in unique if entry.key not in known]
+        for _ in new:
+            self.events.emit(ev.EntryNew(feed.name))
         if first_look:
             for entry in new:
                 self.store.record_entry(entry, now, entry.published or now, status="first_look")
@@ -219,7 +224,9 @@ class Pipeline:
             done.set()
 
     async def _judge(self, entry: Entry, hint: str | None, now: datetime, published: datetime) -> bool:
+        started = time.perf_counter()
         reading = await self._read(entry)
+        self.events.emit(ev.ArticleRead(entry.feed, ev.Reading(reading.source), time.perf_counter() - started))
         skipped = reading.source == tasks.SKIPPED   # no rule term occurs anywhere in the page
         if skipped and not self.judge.semantic:     # and no rule can match without one: keep it for backtest, done
             self.store.record_entry(entry, now, published, status="no_match", kept_page=reading.kept)
@@ -255,8 +262,10 @@ class Pipeline:
         if stored and alerts:
             self.crash.reached("after_match")
         if stored and matches:
-            log.info(kv("article_matched", feed=entry.feed, url=entry.url, language=article.language,
-                        rules=",".join(m.rule for m in matches)))
+            self.events.emit(ev.ArticleMatched(entry.feed, entry.url, article.language,
+                                               tuple(m.rule for m in matches)))
+        for alert in alerts if stored else ():
+            self.events.emit(ev.AlertQueued(entry.feed, alert.channel))
         return stored and bool(alerts)
 
     async def _read(self, entry: Entry) -> tasks.PageReading:

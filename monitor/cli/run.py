@@ -61,21 +61,27 @@ async def _runtime(settings: Settings, *, dry_run: bool = False) -> AsyncIterato
 
 @asynccontextmanager
 async def _pipeline(settings: Settings, store: Store, *, dry_run: bool = False) -> AsyncIterator[Pipeline]:
+    from monitor.events import Events, LogSink
     from monitor.faults import CrashPoints
     from monitor.fetch import HttpClient, Limits
+    from monitor.instrument import TimedClient, TimedNotifier, TimedPool, TimedRules
     from monitor.notify import DryRun, Notifier
     from monitor.pipeline import Pipeline
     from monitor.tasks import worker_state
     from monitor.workers import CpuPool, default_size
 
     notifier = (DryRun if dry_run else Notifier)(settings.targets, sys.stdout)
+    events = Events(LogSink())   # `run` adds the status page's sinks (monitor.web.server)
     try:
         store.sync_feeds(settings.feeds)
         limits = Limits(timeout=settings.timeout.total_seconds())
         async with HttpClient(user_agent=settings.user_agent, private_networks=settings.private_networks,
-                              limits=limits) as client, CpuPool(default_size(), partial(worker_state, settings.ruleset.prefilter)) as cpu:
-            yield Pipeline(settings, store, client, notifier, cpu, assessor=_assessor(settings),
-                           crash=CrashPoints(os.environ))
+                              limits=limits) as client, CpuPool(default_size(), partial(worker_state, settings.ruleset.prefilter),
+                                                                events=events) as cpu:
+            timed = replace(settings, ruleset=TimedRules(settings.ruleset, events))
+            yield Pipeline(timed, store, TimedClient(client, events), TimedNotifier(notifier, events),
+                           TimedPool(cpu, events), assessor=_assessor(settings), crash=CrashPoints(os.environ),
+                           events=events)
     finally:
         notifier.close()
         store.close()
@@ -163,14 +169,20 @@ def run(config_path: Path | None, verbose: int, quiet: bool) -> None:
     from monitor.logs import configure
     from monitor.systemd import Notify
 
+    from monitor.errors import ConfigError
+    from monitor.web.server import serve
+
     configure(_log_level(verbose, quiet, logging.INFO))
     settings = _load(config_path)
 
     async def forever():
-        async with _runtime(settings) as pipeline:
+        async with _runtime(settings) as pipeline, serve(settings, pipeline, utcnow):
             await Daemon(pipeline, utcnow, systemd=Notify(os.environ)).run()
 
-    asyncio.run(forever())
+    try:
+        asyncio.run(forever())
+    except ConfigError as exc:   # the [web] address cannot be had
+        _fail(EXIT_CONFIG, f"config error in {exc}")
 
 
 def _all_failed(cause: str) -> str:
