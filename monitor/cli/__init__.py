@@ -152,7 +152,7 @@ def _duration(delta) -> str:
 
 
 # the commands register themselves on ``cli`` (imported last: they import the helpers above)
-from monitor.cli import feeds, outbox, relevance, rules, run, starter  # noqa: E402,F401
+from monitor.cli import feeds, health, outbox, relevance, rules, run, starter  # noqa: E402,F401
 
 
 def main() -> None:
