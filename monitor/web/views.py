@@ -74,27 +74,28 @@ def alerts(store: Store, label: Callable[[str], str]) -> list[dict]:
 
 
 def highlight(snippet: str, term: str) -> list[list]:
-    """The snippet as [text, marked] pieces, the term's words marked. An approximation of the rules'
-    own matching (no accent folding), for the eye only: the rules already decided."""
-    pattern = _pattern(term)
+    """The snippet as [text, marked] pieces, the term marked: the whole phrase where it occurs as
+    written, else its words. An approximation of the rules' own matching (no accent folding), for
+    the eye only: the rules already decided."""
+    found: list[tuple[int, int]] = []
+    for pattern in _patterns(term):
+        found = [m.span() for m in pattern.finditer(snippet) if m.end() > m.start()]
+        if found:
+            break
     pieces: list[list] = []
     at = 0
-    if pattern is not None:
-        try:
-            found = [m.span() for m in pattern.finditer(snippet) if m.end() > m.start()]
-        except re.error:
-            found = []
-        for start, end in found:
-            if start > at:
-                pieces.append([snippet[at:start], False])
-            pieces.append([snippet[start:end], True])
-            at = end
+    for start, end in found:
+        if start > at:
+            pieces.append([snippet[at:start], False])
+        pieces.append([snippet[start:end], True])
+        at = end
     if at < len(snippet):
         pieces.append([snippet[at:], False])
     return pieces
 
 
-def _pattern(term: str) -> re.Pattern | None:
+def _patterns(term: str) -> list[re.Pattern]:
+    """The phrase, then its words one by one."""
     text = term.strip()
     if len(text) >= 2 and text[0] == text[-1] == '"':
         text = text[1:-1].strip()
@@ -102,15 +103,16 @@ def _pattern(term: str) -> re.Pattern | None:
     if len(text) >= 2 and text[0] == "{" and text[-1] == "}":
         text, flags = text[1:-1].strip(), 0
     if len(text) >= 2 and text[0] == "/" and text[-1] == "/":
-        return None   # a user's regex is not run again here: it had its time limit in the rules
+        return []   # a user's regex is not run again here: it had its time limit in the rules
     words = []
     for word in text.split():
         core = word.strip("*")
         if core:
             words.append(("\\w*" if word.startswith("*") else "") + re.escape(core) + ("\\w*" if word.endswith("*") else ""))
     if not words:
-        return None
-    return re.compile("|".join(sorted(words, key=len, reverse=True)), flags)
+        return []
+    phrase = re.compile("[\\s\\-]+".join(words), flags)
+    return [phrase] if len(words) == 1 else [phrase, re.compile("|".join(sorted(words, key=len, reverse=True)), flags)]
 
 
 def _iso(stamp: float | None) -> str | None:

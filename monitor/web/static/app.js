@@ -168,7 +168,10 @@ function renderAlert(alert, now, fresh) {
 
 function renderAlerts(state) {
   const drawn = JSON.stringify(state.alerts);
-  if (drawn === shownAlerts) return;
+  if (drawn === shownAlerts) {   // unchanged: only the "2m ago" times move on
+    for (const time of document.querySelectorAll("#alerts time")) time.textContent = ago(time.dateTime, state.now);
+    return;
+  }
   shownAlerts = drawn;
   const list = document.getElementById("alerts");
   const ids = new Set(state.alerts.map((a) => a.id));
@@ -226,7 +229,7 @@ function renderChart(chart) {
       bar.append(tip);
       root.append(bar);
     }
-    if (i % 7 === 0 || i === days - 1) {
+    if ((days - 1 - i) % 7 === 0) {   // a label a week, the last on today
       const label = svg("text", { x: left + i * step + step / 2, y: height - 5, "text-anchor": "middle" });
       label.textContent = day.slice(5);
       root.append(label);
