@@ -35,7 +35,7 @@ def healthcheck(config_path: Path | None) -> None:
         beat = store.heartbeat()
         error = None
         try:
-            store.check_writable()
+            store.probe_write()
         except StoreError as exc:
             error = str(exc)
     except StoreError as exc:

@@ -134,6 +134,12 @@ class StatusQueries(Database):
                           ON CONFLICT (id) DO UPDATE SET ticked = excluded.ticked, owner = excluded.owner""",
                        (ts(now), owner))
 
+    def probe_write(self) -> None:
+        """Write the heartbeat row as it is: raises StoreError when the database takes no writes.
+        (An empty transaction, as ``check_writable`` makes, writes nothing, and passes on a read-only file.)"""
+        with self._write() as db:
+            db.execute("UPDATE heartbeat SET owner = owner WHERE id = 1")
+
     def heartbeat(self) -> Heartbeat | None:
         rows = self._read("SELECT ticked, owner FROM heartbeat WHERE id = 1")
         return Heartbeat(*rows[0]) if rows else None
