@@ -118,7 +118,7 @@ def test_ci_runs_the_readme_test_command():
 
 
 def test_readme_documents_every_config_key():
-    for section in (config._Monitor, config._Feed, config._Rule, config._Topic):
+    for section in (config._Monitor, config._Feed, config._Rule, config._Topic, config._Web):
         for key in section.model_fields:
             assert f"| `{key}` |" in README, key
 
