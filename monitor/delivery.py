@@ -147,7 +147,8 @@ class Sender:
         target = self.notifier.label(delivery.target)
         outcome.failed.append(f"alert {delivery.id} to {delivery.channel}: {error}")
         if reason is None:
-            self.events.emit(ev.DeliveryFailed(delivery.id, delivery.channel, target, delivery.attempts, retry_at, error))
+            self.events.emit(ev.DeliveryFailed(delivery.id, delivery.channel, target, delivery.attempts, retry_at,
+                                               error))
         else:
             outcome.dead.append(delivery.id)
             self.events.emit(ev.DeliveryDead(delivery.id, delivery.channel, target, delivery.attempts, reason, error,

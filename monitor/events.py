@@ -208,7 +208,7 @@ class Events:
             try:
                 sink.handle(event)
             except Exception as exc:  # a sink's bug must not stop a poll or a delivery
-                log.error(kv("sink_failed", sink=type(sink).__name__, event=type(event).__name__, error=repr(exc)))
+                log.error(kv("sink_failed", sink=type(sink).__name__, kind=type(event).__name__, error=repr(exc)))
 
     @contextmanager
     def timed(self, stage: Stage) -> Iterator[None]:

@@ -57,7 +57,8 @@ def test_metrics_count_what_the_test_site_served(site, webhook, tmp_path, daemon
     assert value(found, "monitor_feed_polls_total", feed="wire", status="200") == site.statuses("/feed").count(200) == 1
     assert value(found, "monitor_feed_failures_total", feed="gone") == len(site.statuses("/gone")) == 1
     assert value(found, "monitor_entries_seen_total", feed="wire") == len(RELEVANT + IRRELEVANT)
-    read = {result: value(found, "monitor_articles_read_total", result=result) for result in ("page", "feed", "skipped")}
+    read = {result: value(found, "monitor_articles_read_total", result=result)
+            for result in ("page", "feed", "skipped")}
     assert sum(read.values()) == len(RELEVANT + IRRELEVANT)
     assert read["page"] + read["skipped"] == len([r for r in pages if r.status == 200])
     assert value(found, "monitor_articles_matched_total", feed="wire") == len(RELEVANT)
@@ -251,4 +252,5 @@ def test_a_port_already_taken_is_a_config_error(tmp_path):
         result = run_monitor("run", "--config", str(config))
     assert result.code == 2, result.output
     assert_no_traceback(result)
-    assert result.stderr.startswith(f"monitor: config error in {config}: web.listen: cannot listen on 127.0.0.1:{port}: ")
+    assert result.stderr.startswith(
+        f"monitor: config error in {config}: web.listen: cannot listen on 127.0.0.1:{port}: ")

@@ -76,8 +76,8 @@ async def _pipeline(settings: Settings, store: Store, *, dry_run: bool = False) 
         store.sync_feeds(settings.feeds)
         limits = Limits(timeout=settings.timeout.total_seconds())
         async with HttpClient(user_agent=settings.user_agent, private_networks=settings.private_networks,
-                              limits=limits) as client, CpuPool(default_size(), partial(worker_state, settings.ruleset.prefilter),
-                                                                events=events) as cpu:
+                              limits=limits) as client, \
+                CpuPool(default_size(), partial(worker_state, settings.ruleset.prefilter), events=events) as cpu:
             timed = replace(settings, ruleset=TimedRules(settings.ruleset, events))
             yield Pipeline(timed, store, TimedClient(client, events), TimedNotifier(notifier, events),
                            TimedPool(cpu, events), assessor=_assessor(settings), crash=CrashPoints(os.environ),

@@ -143,7 +143,7 @@ class StatusApp:
     async def state(self, request: web.Request) -> web.StreamResponse:
         now = self.clock()
         try:
-            data = views.state(self.settings, self.store, self.pipeline.notifier.label, now,
+            data = views.state(self.store, self.pipeline.notifier.label, now,
                                activity=self.recent.items(), health=self.health.verdict(now), csrf=self.csrf)
         except MonitorError as exc:
             return _error(503, str(exc))
@@ -235,7 +235,8 @@ async def serve(settings, pipeline, clock: Callable[[], datetime]) -> AsyncItera
         except OSError as exc:
             raise ConfigError(str(settings.path), [
                 f"web.listen: cannot listen on {settings.web.listen}: {exc.strerror or exc}"]) from None
-        log.info(kv("web_listening", url=f"http://{settings.web.listen}/", token="required" if status.session else None))
+        log.info(kv("web_listening", url=f"http://{settings.web.listen}/",
+                    token="required" if status.session else None))
         yield status
     finally:
         await runner.cleanup()

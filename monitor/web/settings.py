@@ -96,7 +96,8 @@ def read_web(section: Any, environ: dict[str, str], folder: Path) -> tuple[WebCo
         except FileNotFoundError:
             problems.append(f"web.token_file: file {path} not found")
         except (OSError, UnicodeDecodeError) as exc:
-            problems.append(f"web.token_file: cannot read {path}: {getattr(exc, 'strerror', None) or type(exc).__name__}")
+            reason = getattr(exc, "strerror", None) or type(exc).__name__
+            problems.append(f"web.token_file: cannot read {path}: {reason}")
     if secret is not None and len(secret) < MIN_TOKEN:
         problems.append(f"{where}: the token is too short ({len(secret)} characters): use at least {MIN_TOKEN}, "
                         "e.g. from `openssl rand -hex 16`")

@@ -12,7 +12,6 @@ import re
 from datetime import datetime, timezone
 from typing import Callable
 
-from monitor.config import Settings
 from monitor.health import Verdict
 from monitor.store import Store
 
@@ -20,7 +19,7 @@ ALERTS_SHOWN = 30
 CHART_DAYS = 30
 
 
-def state(settings: Settings, store: Store, label: Callable[[str], str], now: datetime, *,
+def state(store: Store, label: Callable[[str], str], now: datetime, *,
           activity: list[dict], health: Verdict, csrf: str) -> dict:
     totals = store.totals(now)
     days, per_rule = store.matches_per_day(now, CHART_DAYS)
@@ -108,7 +107,8 @@ def _patterns(term: str) -> list[re.Pattern]:
     for word in text.split():
         core = word.strip("*")
         if core:
-            words.append(("\\w*" if word.startswith("*") else "") + re.escape(core) + ("\\w*" if word.endswith("*") else ""))
+            left, right = ("\\w*" if word.startswith("*") else ""), ("\\w*" if word.endswith("*") else "")
+            words.append(left + re.escape(core) + right)
     if not words:
         return []
     phrase = re.compile("[\\s\\-]+".join(words), flags)
