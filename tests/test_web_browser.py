@@ -124,6 +124,7 @@ def test_the_page_shows_alerts_feeds_and_records_feedback(browser, served, site,
     assert violations == []
 
     wait_for(lambda: not browser.find_element("css selector", "#toast").is_displayed(), what="the note to go")
+    browser.execute_script("window.scrollTo(0, 0)")
     shot = tmp_path / "status-page.png"
     browser.save_screenshot(str(shot))
     assert shot.stat().st_size > 10_000

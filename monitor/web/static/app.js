@@ -148,8 +148,12 @@ function renderAlert(alert, now, fresh) {
     chips.append(el("span", { class: "chip rule" }, el("span", { class: "swatch " + colourOf(rule) }), rule));
   }
   const evidence = el("ul", { class: "evidence" });
+  const cited = new Set();   // two rules citing the same words in the same sentence: shown once
   for (const match of alert.evidence) {
     for (const hit of match.hits) {
+      const key = hit.term + "\u0000" + hit.snippet.map((piece) => piece[0]).join("");
+      if (cited.has(key)) continue;
+      cited.add(key);
       const line = el("li", {}, el("span", { class: "term", text: hit.term }));
       for (const [text, marked] of hit.snippet) line.append(marked ? el("mark", { text }) : document.createTextNode(text));
       evidence.append(line);
@@ -230,7 +234,9 @@ function renderChart(chart) {
       root.append(bar);
     }
     if ((days - 1 - i) % 7 === 0) {   // a label a week, the last on today
-      const label = svg("text", { x: left + i * step + step / 2, y: height - 5, "text-anchor": "middle" });
+      const last = i === days - 1;
+      const label = svg("text", { x: last ? width : left + i * step + step / 2, y: height - 5,
+        "text-anchor": last ? "end" : "middle" });
       label.textContent = day.slice(5);
       root.append(label);
     }
