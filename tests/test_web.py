@@ -12,6 +12,7 @@ import urllib.parse
 import pytest
 from conftest import assert_no_traceback, query, run_monitor, wait_for, write_config
 from prometheus_client.parser import text_string_to_metric_families
+from servers import Webhook
 from web_helpers import IRRELEVANT, RELEVANT, WebDaemon, feed_with, request, web_config
 
 
@@ -136,6 +137,26 @@ def test_healthcheck_without_a_database_says_so_in_one_line(tmp_path):
     assert code == 1
     assert line == f"monitor: unhealthy: no database at {tmp_path / 'monitor.db'}: monitor check or monitor run " \
                    "creates it; is the path right?"
+
+
+def test_a_dead_letter_is_queued_again_from_the_page(site, tmp_path, daemons):
+    with Webhook() as hook:
+        hook.fail_with = 500
+        config, port = web_config(tmp_path, [{"name": "wire", "url": feed_with(site, ["en-chips"]), "interval": "1h"}],
+                                  channels={"hook": hook.url()}, monitor="delivery_attempts = 1\n")
+        daemon = daemons(config, port)
+        wait_for(lambda: value(samples(daemon), "monitor_dead_letters") == 1, what="a dead letter")
+        assert value(samples(daemon), "monitor_deliveries_total", channel="hook", status="dead") == 1
+        state = daemon.get("/api/state").json()
+        (delivery,) = state["alerts"][0]["deliveries"]
+        assert delivery["status"] == "dead" and state["totals"]["dead"] == 1
+        hook.fail_with = None
+        retried = daemon.get("/api/retry", method="POST", data={"delivery": delivery["id"]},
+                             headers={"X-CSRF-Token": state["csrf"]})
+        assert retried.status == 200 and retried.json() == {"delivery": delivery["id"], "status": "pending"}
+        wait_for(lambda: len(hook.received) == 1, what="the alert sent after the retry")
+        wait_for(lambda: query(tmp_path / "monitor.db", "SELECT status FROM deliveries") == [("sent",)],
+                 what="the delivery marked sent")
 
 
 TOKEN = "s3cret-token-for-the-tests-0123456789"

@@ -30,10 +30,12 @@ def feed_with(site, slugs, path="/feed", extra=()) -> str:
                     "application/rss+xml")
 
 
-def web_config(folder: Path, feeds: list[dict], *, web: str = "", channels: dict | None = None) -> tuple[Path, int]:
-    """A config for the test site with ``[web]`` on a free loopback port; ``web``: more keys of the section."""
+def web_config(folder: Path, feeds: list[dict], *, web: str = "", channels: dict | None = None,
+               monitor: str = "") -> tuple[Path, int]:
+    """A config for the test site with ``[web]`` on a free loopback port; ``web``: more keys of the section,
+    ``monitor``: more keys of ``[monitor]``."""
     port = free_port()
-    path = write_config(folder, feeds, channels=channels)
+    path = write_config(folder, feeds, channels=channels, monitor="private_networks = true\n" + monitor)
     with path.open("a", encoding="utf-8") as out:
         out.write(f'\n[web]\nlisten = "127.0.0.1:{port}"\n{web}\n')
     return path, port
