@@ -141,3 +141,26 @@ def test_a_hostile_title_is_shown_as_text_and_runs_nothing(browser, served, site
     assert browser.find_elements("css selector", "#alerts script, #alerts img") == []
     assert browser.execute_script("return window.__pwned === undefined")
     assert "/pwned" not in [r.path for r in site.requests]
+
+
+def test_with_a_token_the_page_asks_for_it_once(browser, site, webhook, tmp_path):
+    token = "browser-token-0123456789abcdef"
+    (tmp_path / "web.token").write_text(token)
+    config, port = web_config(tmp_path, [{"name": "wire", "url": feed_with(site, ["en-chips"]), "interval": "1h"}],
+                              web='token_file = "web.token"', channels={"hook": webhook.url()})
+    daemon = WebDaemon(config, port)
+    try:
+        daemon.wait_until_serving()
+        wait_for(lambda: len(webhook.received) == 1, what="the alert")
+        browser.get(daemon.url + "/")
+        browser.find_element("css selector", "#token").send_keys("not-the-token-at-all")
+        browser.find_element("css selector", "form.signin button").click()
+        wait_for(lambda: browser.find_element("css selector", "#refused").is_displayed(), what="the refusal")
+        browser.find_element("css selector", "#token").send_keys(token)
+        browser.find_element("css selector", "form.signin button").click()
+        wait_for(lambda: ARTICLES["en-chips"].title in _alert_titles(browser), what="the page behind the token")
+        assert token not in browser.page_source
+        browser.get(daemon.url + "/")   # the session cookie lets it in again
+        wait_for(lambda: ARTICLES["en-chips"].title in _alert_titles(browser), what="the page again")
+    finally:
+        daemon.stop()

@@ -53,7 +53,7 @@ HEADERS = {
 }
 TYPES = {".html": "text/html; charset=utf-8", ".css": "text/css; charset=utf-8",
          ".js": "text/javascript; charset=utf-8", ".svg": "image/svg+xml"}
-OPEN = {"/healthz", "/login", "/static/app.css"}   # reachable without the token
+OPEN = {"/healthz", "/login", "/static/app.css", "/static/login.js"}   # reachable without the token
 
 
 class StatusApp:
