@@ -41,12 +41,12 @@ def browser(tmp_path):
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
-    os.environ.setdefault("SE_OFFLINE", "true")   # Selenium Manager must not try to download a driver
     options = webdriver.ChromeOptions()
     options.binary_location = BROWSER
     for flag in FLAGS + [f"--user-data-dir={tmp_path / 'chromium-profile'}"]:
         options.add_argument(flag)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    # both paths given: Selenium Manager, which would try to download a driver, is never asked
     driver = webdriver.Chrome(options=options, service=Service(executable_path=DRIVER))
     driver.set_page_load_timeout(60)
     try:
