@@ -166,10 +166,9 @@ def check(config_path: Path | None, verbose: int, quiet: bool, force: bool, dry_
 def run(config_path: Path | None, verbose: int, quiet: bool) -> None:
     """Poll every feed on its own interval until SIGTERM or SIGINT."""
     from monitor.daemon import Daemon
+    from monitor.errors import ConfigError
     from monitor.logs import configure
     from monitor.systemd import Notify
-
-    from monitor.errors import ConfigError
     from monitor.web.server import serve
 
     configure(_log_level(verbose, quiet, logging.INFO))
