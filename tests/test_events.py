@@ -12,6 +12,7 @@ from monitor import events as ev
 from monitor.health import Health
 from monitor.metrics import Metrics
 from monitor.store import OutboxDepth
+from monitor.web.views import highlight
 
 NOW = datetime(2026, 12, 3, 8, 0, tzinfo=timezone.utc)
 
@@ -89,3 +90,18 @@ def test_health_needs_a_recent_tick_that_wrote():
     failing = health.verdict(NOW + timedelta(seconds=41))
     assert failing.as_json() == {"status": "unhealthy",
                                  "reason": "the database does not take writes: database x: disk I/O error"}
+
+
+def test_the_page_marks_a_phrase_whole_a_wildcard_word_by_word_and_leaves_regexes_alone():
+    def marked(snippet, term):
+        return [text for text, mark in highlight(snippet, term) if mark]
+
+    assert marked("new export  controls and export-controls", '"export controls"') == \
+        ["export  controls", "export-controls"]
+    assert marked("Exportkontrollen und Kontrollen", "Exportkontroll*") == ["Exportkontrollen"]
+    assert marked("Chips and chipmakers", "chip*") == ["Chips", "chipmakers"]
+    assert marked("bis BIS", "{BIS}") == ["BIS"]
+    assert marked("controls on export goods, exports", "export controls") == ["controls", "export"]   # words apart
+    assert marked("中国出口管制", "出口管制") == ["出口管制"]
+    assert marked("an embargo", "/(?<!sin )embargo/") == []
+    assert "".join(text for text, _ in highlight("a <b>title</b>", "title")) == "a <b>title</b>"

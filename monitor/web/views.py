@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 from typing import Callable
 
 from monitor.health import Verdict
+from monitor.rules.normalize import NO_SPACE_SCRIPTS
 from monitor.store import Store
 
 ALERTS_SHOWN = 30
@@ -107,12 +108,19 @@ def _patterns(term: str) -> list[re.Pattern]:
     for word in text.split():
         core = word.strip("*")
         if core:
-            left, right = ("\\w*" if word.startswith("*") else ""), ("\\w*" if word.endswith("*") else "")
-            words.append(left + re.escape(core) + right)
+            words.append(_edge(word.startswith("*"), core[0], "\\w*", "(?<!\\w)") + re.escape(core)
+                         + _edge(word.endswith("*"), core[-1], "\\w*", "(?!\\w)"))
     if not words:
         return []
     phrase = re.compile("[\\s\\-]+".join(words), flags)
     return [phrase] if len(words) == 1 else [phrase, re.compile("|".join(sorted(words, key=len, reverse=True)), flags)]
+
+
+def _edge(open_: bool, char: str, wildcard: str, boundary: str) -> str:
+    """A word's edge: open with *, else a word boundary (none in scripts written without spaces)."""
+    if open_:
+        return wildcard
+    return "" if NO_SPACE_SCRIPTS.match(char) else boundary
 
 
 def _iso(stamp: float | None) -> str | None:
