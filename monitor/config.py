@@ -28,6 +28,7 @@ from monitor.relevance.setup import build_judge
 from monitor.relevance.spec import TopicSpec
 from monitor.rules import RuleSet, RuleSpec
 from monitor.rules.query import loose_operators
+from monitor.web.settings import WebConfig, WebSection, read_web
 
 __all__ = ["Options", "Settings", "default_config_path", "load", "parse_duration"]
 
@@ -59,6 +60,7 @@ class _File(Section):
     """The whole file, as written."""
 
     monitor: Options = Options()
+    web: WebSection = WebSection()
     feeds: Annotated[tuple[Feed, ...], _LISTED] = ()
     topics: Annotated[tuple[TopicSpec, ...], _LISTED] = ()
     rules: Annotated[tuple[RuleSpec, ...], _LISTED] = ()
@@ -79,6 +81,7 @@ class Settings(Options):
     topics: tuple[TopicSpec, ...] = ()
     targets: tuple[ChannelTarget, ...]   # empty: alerts go to standard output
     warnings: tuple[str, ...] = ()
+    web: WebConfig = WebConfig()   # the status page, /metrics and /healthz of `monitor run`
     ruleset: RuleSet = Field(repr=False)
     judge: Judge = Field(repr=False)
 
@@ -116,6 +119,10 @@ def load(path: Path | str, environ: dict[str, str] | None = None, *, models: boo
     problems.extend(_cross_checks(raw))
     channels = read_channels(raw.get("channels"), env, folder)
     problems.extend(channels.problems)
+    web = WebConfig()
+    if parsed is not None:
+        web, web_problems = read_web(parsed.web, env, folder)
+        problems.extend(web_problems)
     rules: tuple[RuleSpec, ...] = ()
     if parsed is not None and not problems:
         every_channel = tuple(dict.fromkeys(t.channel for t in channels.targets))
@@ -149,7 +156,7 @@ def load(path: Path | str, environ: dict[str, str] | None = None, *, models: boo
         database = folder / database
     return Settings.model_construct(
         **{**dict(options), "database": database}, path=path, feeds=parsed.feeds, rules=rules,
-        topics=parsed.topics, targets=tuple(channels.targets), warnings=tuple(warnings), ruleset=ruleset,
+        topics=parsed.topics, targets=tuple(channels.targets), warnings=tuple(warnings), web=web, ruleset=ruleset,
         judge=judge,
     )
 

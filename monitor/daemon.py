@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
+import socket
 import time
 from datetime import datetime, timezone
 from functools import partial
@@ -28,6 +30,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from monitor.delivery import DeliveryOutcome, Sender
 from monitor.errors import MonitorError
+from monitor.events import TickDone
 from monitor.logs import kv
 from monitor.pipeline import FeedOutcome, Pipeline
 from monitor.systemd import Notify
@@ -50,6 +53,7 @@ class Daemon:
         self._delivery: asyncio.Task[DeliveryOutcome] | None = None
         self._stopping = False
         self._waiting_told: float | None = None   # the next poll that the "all feeds waiting" line named
+        self._owner = f"{socket.gethostname()}:{os.getpid()}"
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -80,11 +84,14 @@ class Daemon:
     async def _tick(self) -> None:
         if self._stopping:
             return
+        now = self.clock()
         try:
             self._dispatch()
+            self.pipeline.store.record_heartbeat(now, self._owner)   # for `monitor healthcheck`
         except MonitorError as exc:   # the database is unusable for now: say so, try again next tick
-            log.error(kv("tick_failed", error=str(exc)))
+            self.pipeline.events.emit(TickDone(now, error=str(exc)))
             return
+        self.pipeline.events.emit(TickDone(now))
         # the loop ran, work was handed out, and the database still takes writes: that is progress
         interval = self.systemd.watchdog_interval
         if interval and time.monotonic() - self._last_ping >= interval / 4:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Callable
 
+from monitor import events as ev
 from monitor.faults import NO_CRASH, CrashPoints
 from monitor.logs import kv
 from monitor.models import Delivery
@@ -43,8 +44,10 @@ class DeliveryOutcome:
 
 class Sender:
     def __init__(self, store: Store, notifier: Notifier, owner: str, *, attempts: int, max_age: timedelta,
-                 rng: random.Random | None = None, crash: CrashPoints = NO_CRASH):
+                 rng: random.Random | None = None, crash: CrashPoints = NO_CRASH,
+                 events: ev.Events | None = None):
         self.crash = crash
+        self.events = events or ev.logging_only()
         self.store = store
         self.notifier = notifier
         self.owner = owner
@@ -88,7 +91,8 @@ class Sender:
                 self.store.release_claims([d.id for d in queue[index:]], self.owner)
                 return
             try:
-                error = await self.notifier.send(delivery)
+                with self.events.timed(ev.Stage.DELIVER):
+                    error = await self.notifier.send(delivery)
             except asyncio.CancelledError:
                 self.store.release_claims([d.id for d in queue[index + 1:]], self.owner)
                 raise
@@ -96,8 +100,8 @@ class Sender:
                 self.crash.reached("after_send")
                 self.store.mark_sent(delivery.id, self.owner, clock())
                 outcome.sent += 1
-                log.info(kv("alert_sent", delivery=delivery.id, channel=delivery.channel,
-                            target=self.notifier.label(delivery.target), attempt=delivery.attempts))
+                self.events.emit(ev.DeliverySent(delivery.id, delivery.channel,
+                                                 self.notifier.label(delivery.target), delivery.attempts))
                 continue
             retry_at = self._failed(delivery, error, clock(), outcome)
             rest = queue[index + 1:]
@@ -142,12 +146,12 @@ class Sender:
         self.store.mark_failed(delivery.id, self.owner, error, retry_at, dead=reason is not None)
         target = self.notifier.label(delivery.target)
         if reason is None:
-            log.warning(kv("alert_failed", delivery=delivery.id, channel=delivery.channel, target=target,
-                           attempt=delivery.attempts, retry_at=retry_at.isoformat(timespec="seconds"), error=error))
+            self.events.emit(ev.DeliveryFailed(delivery.id, delivery.channel, target, delivery.attempts, retry_at,
+                                               error))
         else:
             outcome.dead.append(delivery.id)
-            log.error(kv("alert_dead", delivery=delivery.id, channel=delivery.channel, target=target,
-                         attempts=delivery.attempts, reason=reason, error=error, title=delivery.title))
+            self.events.emit(ev.DeliveryDead(delivery.id, delivery.channel, target, delivery.attempts, reason, error,
+                                             delivery.title))
         return retry_at
 
 

@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Callable, Sequence
 
+from monitor import events as ev
 from monitor.config import Settings
 from monitor.delivery import DeliveryOutcome, Sender
 from monitor.errors import FeedError, FetchError, WorkerError
@@ -57,10 +59,11 @@ class Stages:
 
 
 class Pipeline:
-    def __init__(self, settings: Settings, store: Store, stages: Stages):
+    def __init__(self, settings: Settings, store: Store, stages: Stages, events: ev.Events):
         self.settings = settings
         self.store = store
         self.stages = stages
+        self.events = events   # what happens is told as events: the log is one sink, the status page others
         self._reading: dict[str, asyncio.Event] = {}   # article URLs being read right now
         self._release_memory = release_memory()
 
@@ -101,6 +104,8 @@ class Pipeline:
         unique = list({entry.key: entry for entry in entries}.values())
         known = self.store.known_entries(feed.name, [entry.key for entry in unique])
         new = [entry for entry in unique if entry.key not in known]
+        for _ in new:
+            self.events.emit(ev.EntryNew(feed.name))
         if first_look:
             for entry in new:
                 self.stages.recorder.seen(entry, now, entry.published or now, ArticleStatus.FIRST_LOOK)
@@ -136,7 +141,9 @@ class Pipeline:
 
     async def _read_and_judge(self, entry: Entry, hint: str | None, now: datetime, published: datetime) -> bool:
         stages = self.stages
+        started = time.perf_counter()
         reading = await stages.reader.read(entry)
+        self.events.emit(ev.ArticleRead(entry.feed, ev.Reading(reading.source), time.perf_counter() - started))
         judged = await stages.judge.judge(entry, reading, hint)
         alerts = stages.composer.alerts(entry, judged, published)
         stored = stages.recorder.judged(entry, now, published, reading, judged, alerts)

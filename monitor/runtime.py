@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from monitor.config import Settings
 from monitor.delivery import Sender
+from monitor.events import Events, logging_only
 from monitor.faults import NO_CRASH, CrashPoints
 from monitor.fetch import HttpClient
 from monitor.notify import Notifier
@@ -33,6 +34,7 @@ class Runtime:
     pipeline: Pipeline
     sender: Sender
     notifier: Notifier
+    events: Events
 
 
 def owner_id() -> str:
@@ -41,18 +43,21 @@ def owner_id() -> str:
 
 
 def assemble(settings: Settings, store: Store, client: HttpClient, notifier: Notifier, cpu: CpuPool, *,
-             assessor: Assessor | None = None, crash: CrashPoints = NO_CRASH) -> Runtime:
-    """``assessor``: the judge with the sentence encoder, when topics are used (monitor.cli.common._assessor)."""
+             assessor: Assessor | None = None, crash: CrashPoints = NO_CRASH, events: Events | None = None
+             ) -> Runtime:
+    """``assessor``: the judge with the sentence encoder, when topics are used (monitor.cli.common._assessor).
+    ``events``: where every part tells what happens (the log alone, unless the status page listens too)."""
     assessor = assessor or Assessor(settings.judge)
+    events = events or logging_only()
     composer = Composer(assessor.judge, notifier)
     stages = Stages(
         poller=FeedPoller(store, client, cpu, composer, extract_timeout=settings.extract_timeout,
-                          backoff_max=settings.backoff_max, notice_after=settings.notice_after),
-        reader=Reader(client, cpu, extract_timeout=settings.extract_timeout),
-        judge=ArticleJudge(assessor, Languages()),
+                          backoff_max=settings.backoff_max, notice_after=settings.notice_after, events=events),
+        reader=Reader(client, cpu, extract_timeout=settings.extract_timeout, events=events),
+        judge=ArticleJudge(assessor, Languages(), events),
         composer=composer,
-        recorder=Recorder(store, crash),
+        recorder=Recorder(store, crash, events),
     )
     sender = Sender(store, notifier, owner_id(), attempts=settings.delivery_attempts,
-                    max_age=settings.delivery_max_age, crash=crash)
-    return Runtime(Pipeline(settings, store, stages), sender, notifier)
+                    max_age=settings.delivery_max_age, crash=crash, events=events)
+    return Runtime(Pipeline(settings, store, stages, events), sender, notifier, events)

@@ -26,6 +26,7 @@ from multiprocessing.connection import Connection
 from multiprocessing.reduction import ForkingPickler
 from typing import Any, Callable, TypeVar
 
+from monitor import events as ev
 from monitor.errors import MonitorError, StepTimeout, WorkerError
 from monitor.logs import kv
 
@@ -123,8 +124,9 @@ class CpuPool:
     tasks take five."""
 
     def __init__(self, size: int, setup: Callable[[], Any] | None = None, *, max_tasks: int = 1000,
-                 start_timeout: float = 60.0):
+                 start_timeout: float = 60.0, events: ev.Events | None = None):
         self.size = size
+        self.events = events or ev.logging_only()
         self.setup = setup
         self.max_tasks = max_tasks
         self.start_timeout = start_timeout
@@ -236,7 +238,7 @@ class CpuPool:
     def _retire(self, worker: _Worker, fault: str | None = None) -> None:
         """Stop a worker; the next task that finds no idle one starts another."""
         if fault:
-            log.warning(kv("worker_replaced", pid=worker.process.pid, reason=fault))
+            self.events.emit(ev.WorkerReplaced(worker.process.pid, fault))
         self._all.discard(worker)
         worker.kill()
         self._live -= 1

@@ -17,6 +17,7 @@ from monitor.relevance.assess import Assessor
 from monitor.relevance.encoder import Encoder
 from monitor.relevance.spec import TopicSpec
 from monitor.rules import RuleSpec
+from monitor.web.settings import WebSection
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -120,7 +121,7 @@ def test_ci_runs_the_readme_test_command():
 
 
 def test_readme_documents_every_config_key():
-    for section in (config.Options, Feed, RuleSpec, TopicSpec):
+    for section in (config.Options, Feed, RuleSpec, TopicSpec, WebSection):
         for key in section.model_fields:
             assert f"| `{key}` |" in README, key
 

@@ -2,7 +2,8 @@
 
 common holds the click group and the helpers the commands share; the commands live in
 run (check, run), rules (validate, explain, backtest), relevance (feedback, train, evaluate),
-outbox (alerts, retry), feeds (feeds) and starter (init); importing them registers them on the group.
+outbox (alerts, retry), feeds (feeds), health (healthcheck) and starter (init); importing them registers them
+on the group.
 
 Exit codes: 0 all well; 1 a feed failed or an alert is still undelivered
 (one line each says which and why); 2 the config or the usage is wrong.
@@ -15,7 +16,7 @@ import sys
 
 import click
 
-from monitor.cli import feeds, outbox, relevance, rules, run, starter  # noqa: F401  (they register the commands)
+from monitor.cli import feeds, health, outbox, relevance, rules, run, starter  # noqa: F401  (they register the commands)
 from monitor.cli.common import EXIT_FAILED, cli
 from monitor.errors import MonitorError
 

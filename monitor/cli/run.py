@@ -63,6 +63,7 @@ async def _runtime(settings: Settings, *, dry_run: bool = False) -> AsyncIterato
 
 @asynccontextmanager
 async def _assembled(settings: Settings, store: Store, *, dry_run: bool = False) -> AsyncIterator[Runtime]:
+    from monitor.events import Events, LogSink
     from monitor.faults import CrashPoints
     from monitor.fetch import HttpClient, Limits
     from monitor.notify import DryRun, Notifier
@@ -71,14 +72,15 @@ async def _assembled(settings: Settings, store: Store, *, dry_run: bool = False)
     from monitor.workers import CpuPool, default_size
 
     notifier = (DryRun if dry_run else Notifier)(settings.targets, sys.stdout)
+    events = Events(LogSink())   # `run` adds the status page's sinks (monitor.web.server)
     try:
         store.sync_feeds(settings.feeds)
         limits = Limits(timeout=settings.timeout.total_seconds())
         setup = partial(worker_state, settings.ruleset.prefilter)
         async with HttpClient(user_agent=settings.user_agent, private_networks=settings.private_networks,
-                              limits=limits) as client, CpuPool(default_size(), setup) as cpu:
+                              limits=limits) as client, CpuPool(default_size(), setup, events=events) as cpu:
             yield assemble(settings, store, client, notifier, cpu, assessor=_assessor(settings),
-                           crash=CrashPoints(os.environ))
+                           crash=CrashPoints(os.environ), events=events)
     finally:
         notifier.close()
         store.close()
@@ -164,17 +166,22 @@ def check(config_path: Path | None, verbose: int, quiet: bool, force: bool, dry_
 def run(config_path: Path | None, verbose: int, quiet: bool) -> None:
     """Poll every feed on its own interval until SIGTERM or SIGINT."""
     from monitor.daemon import Daemon
+    from monitor.errors import ConfigError
     from monitor.logs import configure
     from monitor.systemd import Notify
+    from monitor.web.server import serve
 
     configure(_log_level(verbose, quiet, logging.INFO))
     settings = _load(config_path)
 
     async def forever() -> None:
-        async with _runtime(settings) as runtime:
+        async with _runtime(settings) as runtime, serve(settings, runtime, utcnow):
             await Daemon(runtime.pipeline, runtime.sender, utcnow, systemd=Notify(os.environ)).run()
 
-    asyncio.run(forever())
+    try:
+        asyncio.run(forever())
+    except ConfigError as exc:   # the [web] address cannot be had
+        _fail(EXIT_CONFIG, f"config error in {exc}")
 
 
 def _all_failed(cause: str) -> str:

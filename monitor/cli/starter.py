@@ -52,6 +52,11 @@ terms = {{ de = ["Exportkontrolle*", "Sanktion*"] }}
 [channels]
 # team = "tgram://${{TELEGRAM_BOT_TOKEN}}/${{TELEGRAM_CHAT_ID}}"
 # mail = "mailtos://user:${{MAIL_PASSWORD}}@example.org?to=me@example.org"
+
+# `monitor run` can serve a status page, /metrics and /healthz (off until `listen` is set;
+# an address that is not loopback needs a token).
+# [web]
+# listen = "127.0.0.1:8080"
 '''
 
 

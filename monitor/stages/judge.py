@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from monitor import events as ev
 from monitor import tasks
 from monitor.models import Article, Entry, Match
 from monitor.relevance.assess import Assessor
@@ -24,9 +25,10 @@ class Judged:
 
 
 class ArticleJudge:
-    def __init__(self, assessor: Assessor, languages: Languages):
+    def __init__(self, assessor: Assessor, languages: Languages, events: ev.Events):
         self.assessor = assessor
         self.languages = languages
+        self.events = events
 
     async def judge(self, entry: Entry, reading: tasks.PageReading, hint: str | None) -> Judged:
         """``hint``: the language the feed declares (the page's own comes with the reading)."""
@@ -45,5 +47,7 @@ class ArticleJudge:
         language = await self.languages.detect_async(detection_text(entry.title, reading.text), hint,
                                                      reading.page_language)
         article = Article(entry.title, reading.text, language.code, language.confidence)
-        matches = await self.assessor.assess(view, judge.ruleset.match(article), language.code)
+        with self.events.timed(ev.Stage.MATCH):
+            keyword_matches = judge.ruleset.match(article)
+        matches = await self.assessor.assess(view, keyword_matches, language.code)
         return Judged(article, matches, skipped=False)

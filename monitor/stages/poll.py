@@ -7,6 +7,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from monitor import events as ev
 from monitor import tasks
 from monitor.feeds import ParsedFeed
 from monitor.fetch import FEED_ACCEPT, HttpClient, Response
@@ -52,8 +53,9 @@ class Polled:
 
 class FeedPoller:
     def __init__(self, store: Store, client: HttpClient, cpu: CpuPool, composer: Composer, *,
-                 extract_timeout: timedelta, backoff_max: timedelta, notice_after: int):
+                 extract_timeout: timedelta, backoff_max: timedelta, notice_after: int, events: ev.Events):
         self.store = store
+        self.events = events
         self.client = client
         self.cpu = cpu
         self.composer = composer
@@ -64,14 +66,16 @@ class FeedPoller:
 
     async def fetch(self, feed: Feed, cache: FeedCache) -> Polled:
         """Raises FetchError, FeedError or WorkerError: the feed's own faults, for ``failed``."""
-        response = await self.client.get(
-            feed.url, trusted=True, accept=FEED_ACCEPT, etag=cache.etag, last_modified=cache.last_modified
-        )
+        with self.events.timed(ev.Stage.FETCH):
+            response = await self.client.get(
+                feed.url, trusted=True, accept=FEED_ACCEPT, etag=cache.etag, last_modified=cache.last_modified
+            )
         parsed = None
         if not response.not_modified:
-            parsed = await self.cpu.run(tasks.parse, feed.name, response.body, response.url,
-                                        response.headers.get("content-type"),
-                                        timeout=self.extract_timeout.total_seconds())
+            with self.events.timed(ev.Stage.PARSE):
+                parsed = await self.cpu.run(tasks.parse, feed.name, response.body, response.url,
+                                            response.headers.get("content-type"),
+                                            timeout=self.extract_timeout.total_seconds())
             if parsed.declarations_removed:
                 log.warning(kv("feed_declarations_removed", feed=feed.name,
                                reason="DOCTYPE or ENTITY declarations (entity expansion) taken out"))
@@ -90,10 +94,9 @@ class FeedPoller:
             etag=response.etag, last_modified=response.last_modified, cache=parsed is not None,
         )
         if recovered:
-            log.warning(kv("feed_recovered", feed=feed.name))
-        log.info(kv("feed_polled", feed=feed.name, status=response.status,
-                    entries=len(parsed.entries) if parsed else None, new=new, alerts=alerted,
-                    next=next_check.isoformat(timespec="seconds")))
+            self.events.emit(ev.FeedRecovered(feed.name))
+        self.events.emit(ev.FeedPolled(feed.name, response.status, len(parsed.entries) if parsed else None,
+                                       new, alerted, next_check))
         if polled.first_look and new:
             log.info(kv("feed_first_look", feed=feed.name, entries=new,
                         hint="a new feed: what it holds is recorded as seen; catch_up = true alerts it"))
@@ -109,6 +112,5 @@ class FeedPoller:
                                          retry_at=next_check)
         count = self.store.record_failure(feed.name, now, next_check, error=reason, notice_after=self.notice_after,
                                           notice=notice)
-        log.log(self.failure_level, kv("feed_failed", feed=feed.name, failures=count, error=reason,
-                                       retry_at=next_check.isoformat(timespec="seconds")))
+        self.events.emit(ev.FeedFailed(feed.name, count, reason, next_check, self.failure_level))
         return FeedOutcome(feed.name, FeedStatus.FAILED, reason, cause=cause or reason)

@@ -17,6 +17,7 @@ import zlib
 from dataclasses import dataclass
 from datetime import timedelta
 
+from monitor import events as ev
 from monitor import tasks
 from monitor.errors import BlockedAddress, FetchError, WorkerError
 from monitor.extract import MAX_PAGE_BYTES, extract_text, headline, page_language
@@ -88,8 +89,9 @@ def read_kept(page: bytes | None, url: str) -> Document:
 class Reader:
     """Reads the page of a new entry in a worker, with the feed's text as the fallback."""
 
-    def __init__(self, client: HttpClient, cpu: CpuPool, *, extract_timeout: timedelta):
+    def __init__(self, client: HttpClient, cpu: CpuPool, *, extract_timeout: timedelta, events: ev.Events):
         self.client = client
+        self.events = events
         self.cpu = cpu
         self.extract_timeout = extract_timeout
         # pages fetched and not yet read are held in memory: let only a few be on their way at once
@@ -102,12 +104,15 @@ class Reader:
         if entry.url:
             try:
                 async with self._slots:
-                    page = await self.client.get(entry.url, trusted=False)
+                    with self.events.timed(ev.Stage.FETCH):
+                        page = await self.client.get(entry.url, trusted=False)
                     if len(page.body) > MAX_PAGE_BYTES:
                         log.info(kv("page_too_large", feed=entry.feed, url=entry.url, bytes=len(page.body)))
                     else:
-                        return await self.cpu.run(tasks.read_page, page.body, page.url, page.charset, entry.title,
-                                                  entry.summary, timeout=self.extract_timeout.total_seconds())
+                        with self.events.timed(ev.Stage.READ):
+                            return await self.cpu.run(tasks.read_page, page.body, page.url, page.charset,
+                                                      entry.title, entry.summary,
+                                                      timeout=self.extract_timeout.total_seconds())
             except BlockedAddress as exc:   # a user's setting, not a fault: said once per feed, not per link
                 told = entry.feed in self._refusals_told
                 self._refusals_told.add(entry.feed)

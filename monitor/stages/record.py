@@ -5,23 +5,21 @@ The last stage: once it returns, the entry is known and its alerts are in the ou
 
 from __future__ import annotations
 
-import logging
 from datetime import datetime
 
+from monitor import events as ev
 from monitor import tasks
 from monitor.faults import CrashPoints
-from monitor.logs import kv
 from monitor.models import Alert, ArticleStatus, Entry
 from monitor.stages.judge import Judged
 from monitor.store import Store
 
-log = logging.getLogger("monitor.pipeline")
-
 
 class Recorder:
-    def __init__(self, store: Store, crash: CrashPoints):
+    def __init__(self, store: Store, crash: CrashPoints, events: ev.Events):
         self.store = store
         self.crash = crash
+        self.events = events
 
     def seen(self, entry: Entry, now: datetime, published: datetime, status: ArticleStatus) -> None:
         """An entry not read (too old, a duplicate, or what a new feed held): recorded as seen."""
@@ -43,6 +41,8 @@ class Recorder:
         if stored and alerts:
             self.crash.reached("after_match")
         if stored and matches:
-            log.info(kv("article_matched", feed=entry.feed, url=entry.url, language=judged.article.language,
-                        rules=",".join(m.rule for m in matches)))
+            self.events.emit(ev.ArticleMatched(entry.feed, entry.url, judged.article.language,
+                                               tuple(m.rule for m in matches)))
+        for alert in alerts if stored else ():
+            self.events.emit(ev.AlertQueued(entry.feed, alert.channel))
         return stored

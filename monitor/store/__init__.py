@@ -17,10 +17,12 @@ A PostgreSQL store for several cooperating instances would replace this package.
 from monitor.store.base import copy_database
 from monitor.store.feeds import FeedCache, FeedQueries, FeedState, StoredArticle
 from monitor.store.outbox import STATUSES, AlertRow, DeliveryRow, OutboxQueries
+from monitor.store.status import Heartbeat, OutboxDepth, RecentArticle, StatusQueries, Totals
 
 
-class Store(FeedQueries, OutboxQueries):
+class Store(FeedQueries, OutboxQueries, StatusQueries):
     """Open (and create or migrate) the database at a path."""
 
 
-__all__ = ["Store", "copy_database", "AlertRow", "FeedCache", "FeedState", "DeliveryRow", "STATUSES", "StoredArticle"]
+__all__ = ["Store", "copy_database", "AlertRow", "FeedCache", "FeedState", "DeliveryRow", "STATUSES", "StoredArticle",
+           "Heartbeat", "OutboxDepth", "RecentArticle", "Totals"]

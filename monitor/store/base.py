@@ -82,16 +82,25 @@ class Database:
         try:
             yield self._db
         except sqlite3.Error as exc:
-            self._db.execute("ROLLBACK")
+            self._rollback()
             raise StoreError(f"database {self.path}: {exc}") from exc
         except BaseException:
-            self._db.execute("ROLLBACK")
+            self._rollback()
             raise
         try:
             self._db.execute("COMMIT")
         except sqlite3.Error as exc:
-            self._db.execute("ROLLBACK")
+            self._rollback()
             raise StoreError(f"database {self.path}: {exc}") from None
+
+    def _rollback(self) -> None:
+        """After a failed statement or COMMIT: SQLite may have rolled back already (a disk I/O error
+        does), and a ROLLBACK then would raise past the StoreError that says what went wrong."""
+        if self._db.in_transaction:
+            try:
+                self._db.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
 
     def _migrate(self) -> None:
         latest = MIGRATIONS[-1][0]

@@ -156,6 +156,20 @@ def _v6(db: sqlite3.Connection) -> None:
     )
 
 
+def _v7(db: sqlite3.Connection) -> None:
+    """The daemon's heartbeat: when its clock last ticked and wrote, for ``monitor healthcheck``."""
+    _script(
+        db,
+        """
+        CREATE TABLE heartbeat (
+            id            INTEGER PRIMARY KEY CHECK (id = 1),   -- one row: the latest tick
+            ticked        REAL NOT NULL,
+            owner         TEXT NOT NULL                         -- host:pid of the daemon that wrote it
+        )
+        """,
+    )
+
+
 MIGRATIONS = (
     (1, "initial schema", _v1),
     (2, "feed notices", _v2),
@@ -163,4 +177,5 @@ MIGRATIONS = (
     (4, "article page", _v4),
     (5, "summaries, scores and feedback", _v5),
     (6, "first poll of a feed", _v6),
+    (7, "heartbeat", _v7),
 )
