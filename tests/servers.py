@@ -183,20 +183,24 @@ class Webhook:
 
 
 class Mailbox:
-    """A real SMTP server (aiosmtpd) that keeps every message it is given."""
+    """A real SMTP server (aiosmtpd) that keeps every message it is given, and the envelope's
+    recipients beside it: a header injection that adds a recipient (Bcc) shows there even when
+    the header itself is not in the message."""
 
     def __init__(self):
         from aiosmtpd.controller import Controller
 
         self.messages: list[Message] = []
+        self.recipients: list[list[str]] = []     # the envelope's RCPT TO of each message
         box = self
 
         class Handler:
             async def handle_DATA(self, server, session, envelope):
                 box.messages.append(message_from_bytes(envelope.content))
+                box.recipients.append(list(envelope.rcpt_tos))
                 return "250 OK"
 
-        self.port = _free_port()
+        self.port = free_port()
         self._controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)
 
     def __enter__(self) -> "Mailbox":
@@ -206,8 +210,12 @@ class Mailbox:
     def __exit__(self, *exc) -> None:
         self._controller.stop()
 
+    def url(self, to: str = "analyst@example.org") -> str:
+        return f"mailto://127.0.0.1:{self.port}?from=monitor@example.org&to={to}"
 
-def _free_port() -> int:
+
+def free_port() -> int:
+    """A local port nothing listens on (until someone binds it)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]

@@ -248,7 +248,7 @@ def test_alerts_are_written_before_they_are_sent(newsroom, webhook, tmp_path):
 def test_email_channel_delivers_through_smtp(site, mailbox, tmp_path):
     item = item_for(ARTICLES["nl-exportcontroles"], site)
     url = site.put("/nl", rss("krant", [item], language="nl"), "application/rss+xml")
-    mail = f"mailto://127.0.0.1:{mailbox.port}?from=monitor@example.org&to=analyst@example.org"
+    mail = mailbox.url()
     config = write_config(tmp_path, [{"name": "krant", "url": url}], channels={"mail": mail})
     result = run_monitor("check", "--config", str(config))
     assert result.code == 0, result.output
@@ -275,7 +275,7 @@ channels = ["mail"]
 name = "huawei"
 any = ["Huawei"]
 """
-    mail = f"mailto://127.0.0.1:{mailbox.port}?from=monitor@example.org&to=analyst@example.org"
+    mail = mailbox.url()
     config = write_config(tmp_path, [{"name": "f", "url": url}], rules=rules,
                           channels={"mail": mail, "hook": webhook.url()})
     assert run_monitor("check", "--config", str(config)).code == 0

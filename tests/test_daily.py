@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import re
 import sqlite3
-import threading
 from datetime import datetime, timezone
 
-from conftest import assert_no_traceback, query, run_monitor, write_config
+from conftest import assert_no_traceback, query, run_monitor, wait_for, write_config
 from content import ARTICLES, item_for, rss
-from test_run import daemon_factory, wait_for  # noqa: F401 (a fixture)
 
 
 def feed_with(site, slugs, path="/feed"):
@@ -45,19 +43,17 @@ def test_feeds_on_a_database_that_does_not_exist_says_so(tmp_path):
     assert not (tmp_path / "monitor.db").exists()
 
 
-def test_run_says_once_when_every_feed_is_waiting_and_when_the_next_poll_is(site, tmp_path, daemon_factory):
+def test_run_says_once_when_every_feed_is_waiting_and_when_the_next_poll_is(site, tmp_path, spawn):
     url = feed_with(site, ["en-football"])
     config = write_config(tmp_path, [{"name": "wire", "url": url, "interval": "1h"}])
-    daemon = daemon_factory(config)
-    lines: list[str] = []
-    threading.Thread(target=lambda: lines.extend(daemon.proc.stderr), daemon=True).start()
-    wait_for(lambda: any("event=all_feeds_waiting" in line for line in lines), what="the waiting line")
-    wait_for(lambda: sum("event=daemon_started" in line for line in lines) == 1, what="the start line")
-    daemon.proc.terminate()
-    daemon.proc.wait(15)
-    wait_for(lambda: any("event=daemon_stopped" in line for line in lines), what="the end of the log")
+    daemon = spawn("run", "--config", config)
+    wait_for(lambda: "event=all_feeds_waiting" in daemon.stderr, what="the waiting line", alive=daemon)
+    wait_for(lambda: daemon.stderr.count("event=daemon_started") == 1, what="the start line", alive=daemon)
+    assert daemon.stop() == 0, daemon.stderr
+    lines = daemon.stderr.splitlines()
+    assert any("event=daemon_stopped" in line for line in lines), daemon.stderr
     waiting = [line for line in lines if "event=all_feeds_waiting" in line]
-    assert len(waiting) == 1, "".join(lines)   # once, not every tick
+    assert len(waiting) == 1, daemon.stderr   # once, not every tick
     (next_check,) = query(tmp_path / "monitor.db", "SELECT next_check FROM feeds")[0]
     due = datetime.fromtimestamp(next_check, timezone.utc).isoformat(timespec="seconds")
     assert f"next_poll={due}" in waiting[0] and "feed=wire" in waiting[0]
@@ -252,31 +248,12 @@ def test_when_every_feed_fails_alike_it_is_said_once(tmp_path):
         result.stderr
 
 
-def test_check_on_a_terminal_shows_progress_and_ends_with_a_summary(site, tmp_path):
-    import os
-    import subprocess
-    import sys
-
-    from conftest import monitor_env
-
+def test_check_on_a_terminal_shows_progress_and_ends_with_a_summary(site, tmp_path, spawn):
     config = write_config(tmp_path, [{"name": "wire", "url": feed_with(site, ["en-chips", "en-football"])},
                                      {"name": "other", "url": feed_with(site, ["en-huawei"], path="/other")}])
-    master, slave = os.openpty()
-    proc = subprocess.Popen([sys.executable, "-m", "monitor", "check", "--config", str(config)],
-                            stdout=subprocess.DEVNULL, stderr=slave, env=monitor_env())
-    os.close(slave)
-    chunks = []
-    while True:
-        try:
-            chunk = os.read(master, 4096)
-        except OSError:
-            break
-        if not chunk:
-            break
-        chunks.append(chunk)
-    proc.wait(120)
-    os.close(master)
-    text = b"".join(chunks).decode()
+    check = spawn("check", "--config", config, terminal=True)
+    check.wait(120)
+    text = check.stderr
     assert "1/2 feeds polled" in text and "2/2 feeds polled, 3 new entries read" in text, text
     assert text.rstrip().splitlines()[-1].strip("\r\x1b[K").startswith("monitor: 2 feeds: 2 fetched"), text
 

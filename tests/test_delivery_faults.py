@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import signal
-import subprocess
-import sys
 import time
 from collections import Counter
 
 import pytest
-from conftest import assert_no_traceback, monitor_env, query, run_monitor, write_config, wait_for
+from conftest import (
+    assert_no_traceback,
+    monitor_env,
+    query,
+    run_monitor,
+    wait_for,
+    write_config,
+)
 from content import ARTICLES, item_for, rss
 from servers import Webhook
 
@@ -52,24 +57,23 @@ def test_quiet_keeps_apprise_failure_reason(site, webhook, tmp_path):
     assert "level=warning" not in result.stderr   # and -q still keeps warnings off stderr
 
 
-def test_a_slow_target_never_holds_up_the_others(site, webhook, tmp_path):
+def test_a_slow_target_never_holds_up_the_others(site, webhook, tmp_path, spawn):
     with Webhook() as slow:
         slow.hold.set()   # every request to it waits until released
         config = write_config(tmp_path, [{"name": "wire", "url": feed(site)}],
                               channels={"fast": webhook.url(), "slow": slow.url()})
-        proc = subprocess.Popen([sys.executable, "-m", "monitor", "check", "--config", str(config)],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=monitor_env())
+        check = spawn("check", "--config", config)
         try:
-            wait_for(lambda: len(webhook.received) == len(RELEVANT), what="the fast target's alerts")
+            wait_for(lambda: len(webhook.received) == len(RELEVANT), what="the fast target's alerts", alive=check)
             assert slow.holding.is_set() and slow.received == []   # all this while, the slow one hung
         finally:
             slow.release()
-            proc.communicate(timeout=120)
-    assert proc.returncode == 0
+            code = check.wait(120)
+    assert code == 0, check.stderr
     assert len(slow.received) == len(RELEVANT)
 
 
-def test_retries_back_off_with_jitter_and_survive_restarts(site, webhook, tmp_path):
+def test_retries_back_off_with_jitter_and_survive_restarts(site, webhook, tmp_path, spawn):
     webhook.down()
     config = write_config(tmp_path, [{"name": "wire", "url": feed(site, ["en-chips"])}],
                           channels={"hook": webhook.url()})
@@ -88,19 +92,14 @@ def test_retries_back_off_with_jitter_and_survive_restarts(site, webhook, tmp_pa
     webhook.up()
     # a daemon started later respects the stored schedule: nothing before it is due...
     query(db, "UPDATE deliveries SET next_attempt = ?", time.time() + 3600)
-    daemon = subprocess.Popen([sys.executable, "-m", "monitor", "run", "--config", str(config)],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=monitor_env())
-    try:
-        time.sleep(3)   # a few ticks, each of which would send what is due
-        assert webhook.received == []
-        # ...and sends it once it is due
-        query(db, "UPDATE deliveries SET next_attempt = 0")
-        wait_for(lambda: webhook.received, what="the retried alert")
-        time.sleep(2)
-    finally:
-        daemon.send_signal(signal.SIGTERM)
-        _, stderr = daemon.communicate(timeout=60)
-    assert daemon.returncode == 0, stderr
+    daemon = spawn("run", "--config", config)
+    time.sleep(3)   # a few ticks, each of which would send what is due
+    assert webhook.received == []
+    # ...and sends it once it is due
+    query(db, "UPDATE deliveries SET next_attempt = 0")
+    wait_for(lambda: webhook.received, what="the retried alert", alive=daemon)
+    time.sleep(2)
+    assert daemon.stop(timeout=60) == 0, daemon.stderr
     assert len(webhook.received) == 1
     assert query(db, "SELECT status, attempts FROM deliveries") == [("sent", 4)]
 
@@ -187,14 +186,12 @@ def test_kill_9_at_each_step_loses_nothing_and_duplicates_at_most_one(site, webh
     assert sum(titles(webhook).values()) == sum(received.values())          # and nothing more later
 
 
-def test_kill_9_during_a_send(site, webhook, tmp_path):
+def test_kill_9_during_a_send(site, webhook, tmp_path, spawn):
     webhook.hold.set()
     config = write_config(tmp_path, [{"name": "wire", "url": feed(site)}], channels={"hook": webhook.url()})
-    proc = subprocess.Popen([sys.executable, "-m", "monitor", "check", "--config", str(config)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=monitor_env())
-    wait_for(webhook.holding.is_set, what="a send in flight")
-    proc.kill()
-    proc.communicate(timeout=30)
+    check = spawn("check", "--config", config)
+    wait_for(webhook.holding.is_set, what="a send in flight", alive=check)
+    check.kill()
     webhook.release()    # the request that was in flight arrives after all
     wait_for(lambda: webhook.attempts >= 1, what="the held request")
     after = run_monitor("check", "--config", str(config))
@@ -205,16 +202,13 @@ def test_kill_9_during_a_send(site, webhook, tmp_path):
     assert query(tmp_path / "monitor.db", "PRAGMA integrity_check") == [("ok",)]
 
 
-def test_sigterm_mid_send_finishes_or_releases_and_exits_0(site, webhook, tmp_path):
+def test_sigterm_mid_send_finishes_or_releases_and_exits_0(site, webhook, tmp_path, spawn):
     webhook.hold.set()
     config = write_config(tmp_path, [{"name": "wire", "url": feed(site)}], channels={"hook": webhook.url()})
-    daemon = subprocess.Popen([sys.executable, "-m", "monitor", "run", "--config", str(config)],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=monitor_env())
-    wait_for(webhook.holding.is_set, what="a send in flight")
-    daemon.send_signal(signal.SIGTERM)
-    _, stderr = daemon.communicate(timeout=60)    # the grace period is 10 s
-    assert daemon.returncode == 0, stderr
-    assert "Traceback" not in stderr
+    daemon = spawn("run", "--config", config)
+    wait_for(webhook.holding.is_set, what="a send in flight", alive=daemon)
+    assert daemon.stop(timeout=60) == 0, daemon.stderr    # the grace period is 10 s
+    assert "Traceback" not in daemon.stderr
     db = tmp_path / "monitor.db"
     # nothing but the one in flight is still claimed; all are still to be sent
     assert query(db, "SELECT count(*) FROM deliveries WHERE claimed_by IS NOT NULL") <= [(1,)]

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from conftest import assert_no_traceback, monitor_env, query, run_monitor, write_config, wait_for
+from conftest import (
+    assert_no_traceback,
+    monitor_env,
+    query,
+    run_monitor,
+    wait_for,
+    write_config,
+)
 from content import ARTICLES, item_for, rss
 
 
@@ -25,21 +30,15 @@ def slow_feed(site, count: int = 6) -> str:
     return site.put("/slow", rss("s", items), "application/rss+xml")
 
 
-def test_ctrl_c_on_check_exits_130_quietly_and_the_next_pass_does_the_work(site, tmp_path):
+def test_ctrl_c_on_check_exits_130_quietly_and_the_next_pass_does_the_work(site, tmp_path, spawn):
     config = write_config(tmp_path, [{"name": "slow", "url": slow_feed(site)}])
     # a terminal's Ctrl-C goes to the whole foreground process group: the workers get it too
-    proc = subprocess.Popen([sys.executable, "-m", "monitor", "check", "--config", str(config)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=monitor_env(),
-                            start_new_session=True)
-    try:
-        wait_for(lambda: any(r.path.startswith("/news/slow-") for r in site.requests), what="page reads")
-        os.killpg(proc.pid, signal.SIGINT)
-        stdout, stderr = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.communicate()
-    assert proc.returncode == 130, stderr   # 1 would mean "a feed failed"
+    check = spawn("check", "--config", config, own_group=True)
+    wait_for(lambda: any(r.path.startswith("/news/slow-") for r in site.requests), what="page reads", alive=check)
+    check.signal_group(signal.SIGINT)
+    code = check.wait(60)
+    stderr = check.stderr
+    assert code == 130, stderr   # 1 would mean "a feed failed"
     assert "Aborted!" not in stderr and "Traceback" not in stderr, stderr
     assert stderr.strip().splitlines()[-1] == "monitor: interrupted", stderr
     # nothing half-done: the feed is due again, its entries new again

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import signal
 from collections import Counter
-import subprocess
-import sys
-import time
 from datetime import datetime, timezone
 
 import pytest
-from conftest import monitor_env, query, run_monitor, write_config
+from conftest import query, run_monitor, wait_for, write_config
 from content import ARTICLES, item_for, rss
 
 from monitor.schedule import (
@@ -143,7 +139,7 @@ def test_the_schedule_functions():
     assert parse_retry_after("soon", now) is None
 
 
-def test_a_failing_feed_is_never_given_up_and_notices_go_out_once_each_way(site, webhook, tmp_path):
+def test_a_failing_feed_is_never_given_up_and_notices_go_out_once_each_way(site, webhook, tmp_path, spawn):
     site.put("/f", "down", status=503)
     good = site.put("/good", rss("g", [item_for(ARTICLES["en-chips"], site)]), "application/rss+xml")
     config = write_config(
@@ -152,29 +148,22 @@ def test_a_failing_feed_is_never_given_up_and_notices_go_out_once_each_way(site,
         channels={"hook": webhook.url()},
         monitor='private_networks = true\nbackoff_max = "1s"\nnotice_after = 3\n',
     )
-    daemon = subprocess.Popen([sys.executable, "-m", "monitor", "run", "--config", str(config)],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=monitor_env())
-    try:
-        deadline = time.monotonic() + 60
-        while len(site.statuses("/f")) < 8 and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert len(site.statuses("/f")) >= 8                      # still being tried, failure after failure
-        down = [m for m in webhook.received if "is failing" in m["title"]]
-        assert [m["title"] for m in down] == ["monitor: feed f is failing"]
-        assert "has failed 3 times in a row" in down[0]["message"] and "HTTP 503" in down[0]["message"]
-        assert any(ARTICLES["en-chips"].title in m["title"] for m in webhook.received)   # the good feed went on
+    daemon = spawn("run", "--config", config)
+    wait_for(lambda: len(site.statuses("/f")) >= 8, what="eight polls of the failing feed", alive=daemon)
+    # still being tried, failure after failure
+    down = [m for m in webhook.received if "is failing" in m["title"]]
+    assert [m["title"] for m in down] == ["monitor: feed f is failing"]
+    assert "has failed 3 times in a row" in down[0]["message"] and "HTTP 503" in down[0]["message"]
+    assert any(ARTICLES["en-chips"].title in m["title"] for m in webhook.received)   # the good feed went on
 
-        site.put("/f", rss("f", []), "application/rss+xml")
-        deadline = time.monotonic() + 30
-        while not any("works again" in m["title"] for m in webhook.received) and time.monotonic() < deadline:
-            time.sleep(0.2)
-        polls = len(site.statuses("/f"))
-        while len(site.statuses("/f")) < polls + 3 and time.monotonic() < deadline + 30:
-            time.sleep(0.2)
-    finally:
-        daemon.send_signal(signal.SIGTERM)
-        _, stderr = daemon.communicate(timeout=60)
-    assert daemon.returncode == 0, stderr
+    site.put("/f", rss("f", []), "application/rss+xml")
+    wait_for(lambda: any("works again" in m["title"] for m in webhook.received), timeout=30,
+             what="the recovery notice", alive=daemon)
+    polls = len(site.statuses("/f"))
+    wait_for(lambda: len(site.statuses("/f")) >= polls + 3, timeout=30, what="three polls after recovery",
+             alive=daemon)
+    assert daemon.stop(timeout=60) == 0, daemon.stderr
+    stderr = daemon.stderr
     notices = [m["title"] for m in webhook.received if m["title"].startswith("monitor:")]
     assert notices == ["monitor: feed f is failing", "monitor: feed f works again"]
     assert "event=feed_recovered feed=f" in stderr

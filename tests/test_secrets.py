@@ -13,29 +13,24 @@ Every test runs the real command line against real local servers (tests/servers.
 from __future__ import annotations
 
 import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
-from conftest import assert_no_traceback, monitor_env, query, run_monitor, write_config
+from conftest import (
+    assert_no_traceback,
+    monitor_env,
+    query,
+    run_monitor,
+    wait_for,
+    write_config,
+)
 from content import ARTICLES, item_for, rss
-from servers import Webhook
+from servers import Webhook, free_port
 
 SECRET = "S3cretTokenValue"          # a password in the URL: apprise masks it as ****
 PATH_SECRET = "S3cretPathToken123"   # a token in the URL's path, as many webhooks carry theirs
 TOPIC_SECRET = "S3cretTopicName9"    # an ntfy topic: whoever knows it can read the channel
 WARNING = "monitor: warning:"
-
-
-def closed_port() -> int:
-    """A local port nothing listens on: senders get 'connection refused'."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def feed(site, slugs=("en-chips",), interval: str | None = None) -> dict:
@@ -71,7 +66,7 @@ def chmod(path: Path, mode: int) -> Path:
 def test_check_validate_alerts_and_the_database_never_show_the_token(site, webhook, tmp_path):
     with Webhook() as failing:
         failing.fail_with = 500
-        down = closed_port()
+        down = free_port()
         config = write_config(
             tmp_path, [feed(site)],
             channels={
@@ -115,44 +110,10 @@ def test_check_validate_alerts_and_the_database_never_show_the_token(site, webho
     assert_clean(stored_bytes(tmp_path), SECRET, where="database file")
 
 
-class Daemon:
-    def __init__(self, config: Path, log: Path, env: dict | None = None):
-        self._log = open(log, "w", encoding="utf-8")  # noqa: SIM115  (a file, not a pipe: never blocks)
-        self.log = log
-        self.proc = subprocess.Popen([sys.executable, "-m", "monitor", "run", "--config", str(config)],
-                                     stdout=subprocess.PIPE, stderr=self._log, text=True, env=env or monitor_env())
-
-    def stop(self) -> tuple[int, str, str]:
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            stdout, _ = self.proc.communicate(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.communicate()
-            raise AssertionError("monitor run ignored SIGTERM") from None
-        finally:
-            self._log.close()
-        return self.proc.returncode, stdout, self.log.read_text(encoding="utf-8")
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.communicate()
-        self._log.close()
-
-
-def wait_for(condition, what: str, daemon: Daemon, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert daemon.proc.poll() is None, f"monitor run exited: {daemon.log.read_text()}"
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.1)
-
-
-def test_run_never_shows_the_token_in_its_logs_or_database(site, webhook, tmp_path):
+def test_run_never_shows_the_token_in_its_logs_or_database(site, webhook, tmp_path, spawn):
     with Webhook() as failing:
         failing.fail_with = 500
-        down = closed_port()
+        down = free_port()
         config = write_config(
             tmp_path, [feed(site, ("en-chips", "fr-huawei"), interval="1s")],
             channels={
@@ -161,16 +122,14 @@ def test_run_never_shows_the_token_in_its_logs_or_database(site, webhook, tmp_pa
                 "ops": f"json://monitor:{SECRET}@127.0.0.1:{down}/hook",
             },
         )
-        daemon = Daemon(config, tmp_path / "run.log")
-        try:
-            db = tmp_path / "monitor.db"
-            wait_for(lambda: len(webhook.received) == 2, "the alerts to the working target", daemon)
-            wait_for(lambda: db.exists() and query(
-                db, "SELECT count(*) FROM deliveries WHERE last_error IS NOT NULL")[0][0] >= 2,
-                "both failing targets to have failed", daemon)
-            code, stdout, stderr = daemon.stop()
-        finally:
-            daemon.kill()
+        daemon = spawn("run", "--config", config)
+        db = tmp_path / "monitor.db"
+        wait_for(lambda: len(webhook.received) == 2, what="the alerts to the working target", alive=daemon)
+        wait_for(lambda: db.exists() and query(
+            db, "SELECT count(*) FROM deliveries WHERE last_error IS NOT NULL")[0][0] >= 2,
+            what="both failing targets to have failed", alive=daemon)
+        code = daemon.stop()
+    stdout, stderr = daemon.stdout, daemon.stderr
     assert code == 0, stderr
     assert "event=alert_sent" in stderr and "event=alert_failed" in stderr   # INFO and WARNING both ran
     assert masked(webhook.port) in stderr
@@ -353,7 +312,7 @@ def test_stored_errors_are_scrubbed_of_the_token_even_in_the_path(site, tmp_path
     """apprise's ntfy plugin names the topic in its failure message; json's does not. Both are scrubbed."""
     with Webhook() as failing:
         failing.fail_with = 500
-        down = closed_port()
+        down = free_port()
         config = chmod(write_config(tmp_path, [feed(site)], channels={
             "topic": f"ntfy://127.0.0.1:{failing.port}/{TOPIC_SECRET}",
             "path": f"json://127.0.0.1:{down}/{PATH_SECRET}",
@@ -379,7 +338,7 @@ def test_stored_errors_are_scrubbed_of_the_token_even_in_the_path(site, tmp_path
 
 def test_not_delivered_line_has_no_token_from_the_path(site, tmp_path):
     config = chmod(write_config(tmp_path, [feed(site)], channels={
-        "chat": f"json://127.0.0.1:{closed_port()}/{PATH_SECRET}"}), 0o600)
+        "chat": f"json://127.0.0.1:{free_port()}/{PATH_SECRET}"}), 0o600)
     result = run_monitor("check", "--config", str(config))
     assert result.code == 1, result.output
     [line] = [line for line in result.stderr.splitlines() if "not delivered to" in line]
