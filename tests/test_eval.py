@@ -17,9 +17,6 @@ sys.path.insert(0, str(Path(__file__).parent / "eval"))
 
 import evaluate  # noqa: E402
 
-# one xdist worker runs the module: the evaluation (``scores``) is made once
-pytestmark = pytest.mark.xdist_group("eval")
-
 FLOOR = {"precision": 0.95, "recall": 0.94}   # at most one miss in 17 relevant articles per language
 
 

@@ -29,9 +29,9 @@ from conftest import (
     Result,
     assert_no_traceback,
     fetch,
+    invoke_monitor,
     monitor_env,
     query,
-    run_monitor,
     wait_for,
     write_config,
 )
@@ -57,9 +57,6 @@ from monitor.errors import (
 from monitor.feeds import parse_feed
 from monitor.fetch import Limits
 
-# one xdist worker runs the module: the hostile server's 200 MB bombs and the runs below are built once
-pytestmark = pytest.mark.xdist_group("hostile")
-
 MB = 1024 * 1024
 CHIPS = ARTICLES["en-chips"]
 GERMAN = ARTICLES["de-exportkontrollen"]
@@ -78,7 +75,7 @@ def feed_route(body: bytes, content_type: str = "application/rss+xml"):
 
 def check(config: Path, *args: str) -> Result:
     """`monitor check -v` (info lines: why a page was not fetched, why a feed failed)."""
-    return run_monitor("check", "-v", "--config", str(config), *args)
+    return invoke_monitor("check", "-v", "--config", str(config), *args)
 
 
 def database_text(db: Path) -> str:

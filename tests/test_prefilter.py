@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import query, run_monitor, write_config
+from conftest import invoke_monitor, query, write_config
 from content import ARTICLES, item_for, page, rss
 
 from monitor.config import RuleConfig
@@ -99,7 +99,7 @@ def test_pages_no_rule_can_match_are_kept_but_not_extracted(site, webhook, tmp_p
     url = site.put("/f", rss("f", items), "application/rss+xml")
     rules = '[[rules]]\nname = "chips"\nany = ["licence"]\n'
     config = write_config(tmp_path, [{"name": "f", "url": url}], rules=rules, channels={"hook": webhook.url()})
-    assert run_monitor("check", "--config", str(config)).code == 0
+    assert invoke_monitor("check", "--config", str(config)).code == 0
     rows = dict((title, (text, page, language)) for title, text, page, language in query(
         tmp_path / "monitor.db", "SELECT title, text IS NOT NULL, page IS NOT NULL, language FROM articles"))
     # the chips page could match (it says "licence"): extracted, language detected, text kept;

@@ -6,7 +6,7 @@ import signal
 import time
 from datetime import datetime, timedelta, timezone
 
-from conftest import query, run_monitor, wait_for, write_config
+from conftest import invoke_monitor, query, wait_for, write_config
 from content import ARTICLES, item_for, page, rss
 
 RELEVANT = ["en-chips", "de-exportkontrollen", "nl-exportcontroles", "fr-huawei"]
@@ -80,7 +80,7 @@ def test_undelivered_alerts_are_retried_by_the_daemon(site, webhook, tmp_path, s
     webhook.fail_with = 503
     config = write_config(tmp_path, [{"name": "wire", "url": feed_with(site, ["en-chips"])}],
                           channels={"hook": webhook.url()})
-    run_monitor("check", "--config", str(config))
+    invoke_monitor("check", "--config", str(config))
     assert query(tmp_path / "monitor.db", "SELECT status FROM deliveries") == [("pending",)]
     # the retry is due 30 s (+-20 %) after the failure: make it due now, as time would
     query(tmp_path / "monitor.db", "UPDATE deliveries SET next_attempt = 0")
@@ -140,7 +140,7 @@ def test_stop_leaves_no_half_written_work(site, webhook, tmp_path, spawn):
     assert query(db, "SELECT count(*) FROM articles a WHERE status = 'matched' "
                      "AND NOT EXISTS (SELECT 1 FROM alerts WHERE article_id = a.id)") == [(0,)]
     # what was interrupted is done by the next pass, once
-    result = run_monitor("check", "--config", str(config))
+    result = invoke_monitor("check", "--config", str(config))
     assert result.code == 0, result.output
     titles = alerted(webhook)
     assert sorted(titles) == sorted(item["title"] for item in items)

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from conftest import (
     assert_no_traceback,
+    invoke_monitor,
     monitor_env,
     query,
     run_monitor,
@@ -76,7 +77,7 @@ def test_check_validate_alerts_and_the_database_never_show_the_token(site, webho
             },
             monitor="private_networks = true\ndelivery_attempts = 2\n",
         )
-        first = run_monitor("check", "-v", "--config", str(config))
+        first = invoke_monitor("check", "-v", "--config", str(config))
         assert first.code == 1, first.output                      # two targets failed
         assert len(webhook.received) == 1 and failing.attempts == 1
         assert "event=alert_sent" in first.stderr and "event=alert_failed" in first.stderr
@@ -87,14 +88,14 @@ def test_check_validate_alerts_and_the_database_never_show_the_token(site, webho
 
         # the failed deliveries are due again at once; their second failure makes them dead letters
         query(tmp_path / "monitor.db", "UPDATE deliveries SET next_attempt = 0 WHERE status = 'pending'")
-        second = run_monitor("check", "-v", "--config", str(config))
+        second = invoke_monitor("check", "-v", "--config", str(config))
         assert second.code == 1, second.output
         assert second.stderr.count("event=alert_dead") == 2, second.stderr
         assert failing.attempts == 2
 
-    validate = run_monitor("validate", "--config", str(config))
-    alerts = run_monitor("alerts", "--config", str(config))
-    retry = run_monitor("retry", "--config", str(config))
+    validate = invoke_monitor("validate", "--config", str(config))
+    alerts = invoke_monitor("alerts", "--config", str(config))
+    retry = invoke_monitor("retry", "--config", str(config))
     assert validate.code == 0 and alerts.code == 0 and retry.code == 0, validate.output + alerts.output + retry.output
     for port in (webhook.port, failing.port, down):
         assert masked(port) in validate.stdout
@@ -156,11 +157,11 @@ def test_channel_file_delivers_through_the_urls_it_holds(site, webhook, tmp_path
     elsewhere = tmp_path / "cwd"
     elsewhere.mkdir()
 
-    result = run_monitor("check", "-v", "--config", str(config), cwd=elsewhere)
+    result = invoke_monitor("check", "-v", "--config", str(config), cwd=elsewhere)
     assert result.code == 0, result.output
     assert sorted(m["path"] for m in webhook.received) == ["/first", "/second"]
     assert WARNING not in result.stderr            # a 0644 config, but the secret is not in it
-    validate = run_monitor("validate", "--config", str(config), cwd=elsewhere)
+    validate = invoke_monitor("validate", "--config", str(config), cwd=elsewhere)
     assert validate.code == 0, validate.output
     assert f"chat: {masked(webhook.port, '/first')}" in validate.stdout
     assert f"chat: {masked(webhook.port, '/second')}" in validate.stdout
@@ -179,7 +180,7 @@ def test_channel_file_that_gives_no_url_is_a_config_error(tmp_path, case):
     elif case == "a-folder":
         path.mkdir()
     config = write_config(tmp_path, [], channels={"chat_file": "chat.url"})
-    result = run_monitor("check", "--config", str(config))
+    result = invoke_monitor("check", "--config", str(config))
     assert result.code == 2, result.output
     assert "channels.chat_file" in result.stderr, result.stderr
     assert_no_traceback(result)
@@ -215,7 +216,7 @@ def test_channels_written_as_a_string_is_an_error_that_does_not_repeat_the_url(t
     config.write_text(f'channels = "json://monitor:{SECRET}@127.0.0.1:9/hook"\n'
                       '[[rules]]\nname = "r"\nany = ["export controls"]\n', encoding="utf-8")
     chmod(config, 0o600)
-    result = run_monitor("validate", "--config", str(config))
+    result = invoke_monitor("validate", "--config", str(config))
     assert result.code == 2, result.output
     assert "channels" in result.stderr
     assert_clean(result.output, SECRET)
@@ -230,10 +231,10 @@ def test_env_variables_are_expanded_and_stay_masked(site, webhook, tmp_path):
         channels={"chat": f"json://monitor:${{HOOK_TOKEN}}@127.0.0.1:{webhook.port}/${{HOOK_PATH}}"},
     )
     env = monitor_env(HOOK_TOKEN=SECRET, HOOK_PATH="from-the-environment")
-    result = run_monitor("check", "-v", "--config", str(config), env=env)
+    result = invoke_monitor("check", "-v", "--config", str(config), env=env)
     assert result.code == 0, result.output
     assert [m["path"] for m in webhook.received] == ["/from-the-environment"]
-    validate = run_monitor("validate", "--config", str(config), env=env)
+    validate = invoke_monitor("validate", "--config", str(config), env=env)
     assert validate.code == 0, validate.output
     assert f"chat: {masked(webhook.port, '/from-the-environment')}" in validate.stdout
     for output in (result.output, validate.output):
@@ -249,7 +250,7 @@ def test_unset_env_variable_is_a_config_error_naming_it(tmp_path):
     })
     env = monitor_env(HOOK_TOKEN=SECRET)
     env.pop("TEAM_PATH", None)
-    result = run_monitor("check", "--config", str(config), env=env)
+    result = invoke_monitor("check", "--config", str(config), env=env)
     assert result.code == 2, result.output
     assert "channels.team[1]" in result.stderr and "TEAM_PATH" in result.stderr, result.stderr
     assert "HOOK_TOKEN" not in result.stderr                 # that one is set: no complaint
@@ -284,7 +285,7 @@ def test_warning_for_a_readable_config_that_holds_secrets(tmp_path, how, mode, w
         channels = {"chat": url}
         env["HOOK_TOKEN"] = SECRET
     config = chmod(write_config(tmp_path, [], channels=channels), mode)
-    result = run_monitor("validate", "--config", str(config), env=env)
+    result = invoke_monitor("validate", "--config", str(config), env=env)
     assert result.code == 0, result.output                      # a warning, not an error
     assert f"{config}: OK" in result.stdout
     warnings = [line for line in result.stderr.splitlines() if line.startswith(WARNING)]
@@ -299,7 +300,7 @@ def test_warning_for_a_readable_config_that_holds_secrets(tmp_path, how, mode, w
 def test_warning_for_a_literal_password_next_to_an_env_variable(tmp_path):
     config = chmod(write_config(tmp_path, [], channels={
         "chat": f"json://monitor:{SECRET}@127.0.0.1:9/${{HOOK_PATH}}"}), 0o644)
-    result = run_monitor("validate", "--config", str(config), env=monitor_env(HOOK_PATH="hook"))
+    result = invoke_monitor("validate", "--config", str(config), env=monitor_env(HOOK_PATH="hook"))
     assert result.code == 0, result.output
     assert_clean(result.output, SECRET)
     assert WARNING in result.stderr
@@ -318,7 +319,7 @@ def test_stored_errors_are_scrubbed_of_the_token_even_in_the_path(site, tmp_path
             "path": f"json://127.0.0.1:{down}/{PATH_SECRET}",
             "user": f"json://monitor:{SECRET}@127.0.0.1:{failing.port}/hook",
         }), 0o600)
-        result = run_monitor("check", "--config", str(config))
+        result = invoke_monitor("check", "--config", str(config))
     assert result.code == 1, result.output
     errors = dict(query(tmp_path / "monitor.db", "SELECT target, last_error FROM deliveries"))
     assert set(errors) == {"topic#0", "path#0", "user#0"}
@@ -329,7 +330,7 @@ def test_stored_errors_are_scrubbed_of_the_token_even_in_the_path(site, tmp_path
     # what check prints after "(attempt N): " is that error
     reasons = [line.split("): ", 1)[1] for line in result.stderr.splitlines() if "not delivered to" in line]
     assert sorted(reasons) == sorted(errors.values())
-    alerts = run_monitor("alerts", "--config", str(config))
+    alerts = invoke_monitor("alerts", "--config", str(config))
     for line in alerts.stdout.splitlines():
         if "last error:" in line:
             assert_clean(line, SECRET, PATH_SECRET, TOPIC_SECRET)
@@ -339,7 +340,7 @@ def test_stored_errors_are_scrubbed_of_the_token_even_in_the_path(site, tmp_path
 def test_not_delivered_line_has_no_token_from_the_path(site, tmp_path):
     config = chmod(write_config(tmp_path, [feed(site)], channels={
         "chat": f"json://127.0.0.1:{free_port()}/{PATH_SECRET}"}), 0o600)
-    result = run_monitor("check", "--config", str(config))
+    result = invoke_monitor("check", "--config", str(config))
     assert result.code == 1, result.output
     [line] = [line for line in result.stderr.splitlines() if "not delivered to" in line]
     assert_clean(line, PATH_SECRET)
@@ -350,7 +351,7 @@ def test_apprise_own_log_lines_carry_no_token(site, tmp_path):
         failing.fail_with = 500
         config = chmod(write_config(tmp_path, [feed(site)], channels={
             "topic": f"ntfy://127.0.0.1:{failing.port}/{TOPIC_SECRET}"}), 0o600)
-        result = run_monitor("check", "--config", str(config))
+        result = invoke_monitor("check", "--config", str(config))
     assert result.code == 1, result.output
     apprise_lines = [line for line in result.stderr.splitlines() if "logger=apprise" in line]
     assert apprise_lines, result.stderr

@@ -8,7 +8,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from conftest import run_monitor
+from conftest import invoke_monitor
 from content import ARTICLES
 
 from monitor import config
@@ -74,7 +74,7 @@ def test_the_shipped_config_alerts_stories_in_their_own_language(shipped, encode
 
 
 def test_validate_accepts_the_shipped_config():
-    result = run_monitor("validate", "--config", str(ROOT / "config.toml"))
+    result = invoke_monitor("validate", "--config", str(ROOT / "config.toml"))
     assert result.code == 0, result.output
     assert "feeds (" in result.stdout and "alerts are printed to standard output" in result.stdout
     assert "  export-licences: query: (licence* OR license* OR licensing) NEAR/8" in result.stdout   # what it needs
