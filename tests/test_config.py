@@ -5,13 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from conftest import (
-    assert_no_traceback,
-    invoke_monitor,
-    monitor_env,
-    run_monitor,
-    write_config,
-)
+from conftest import assert_no_traceback, invoke_monitor, monitor_env, run_monitor, write_config
 
 from monitor import config
 from monitor.errors import ConfigError

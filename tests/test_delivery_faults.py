@@ -7,15 +7,7 @@ import time
 from collections import Counter
 
 import pytest
-from conftest import (
-    assert_no_traceback,
-    invoke_monitor,
-    monitor_env,
-    query,
-    run_monitor,
-    wait_for,
-    write_config,
-)
+from conftest import assert_no_traceback, invoke_monitor, monitor_env, query, run_monitor, wait_for, write_config
 from content import ARTICLES, item_for, rss
 from servers import Webhook
 

@@ -8,14 +8,7 @@ import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from conftest import (
-    assert_no_traceback,
-    invoke_monitor,
-    monitor_env,
-    query,
-    wait_for,
-    write_config,
-)
+from conftest import assert_no_traceback, invoke_monitor, monitor_env, query, wait_for, write_config
 from content import ARTICLES, item_for, rss
 
 

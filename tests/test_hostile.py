@@ -25,16 +25,7 @@ from email.message import Message
 from pathlib import Path
 
 import pytest
-from conftest import (
-    Result,
-    assert_no_traceback,
-    fetch,
-    invoke_monitor,
-    monitor_env,
-    query,
-    wait_for,
-    write_config,
-)
+from conftest import Result, assert_no_traceback, fetch, invoke_monitor, monitor_env, query, wait_for, write_config
 from content import ARTICLES, item_for, page, rss
 from hostile import (
     HostileServer,
