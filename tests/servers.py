@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import socket
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -37,6 +38,11 @@ class Request:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+
+    def handle_error(self, request, client_address) -> None:
+        """A client that hangs up mid-answer (monitor stops reading a page past its cap) is no error."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 class Site:
@@ -183,20 +189,24 @@ class Webhook:
 
 
 class Mailbox:
-    """A real SMTP server (aiosmtpd) that keeps every message it is given."""
+    """A real SMTP server (aiosmtpd) that keeps every message it is given, and the envelope's
+    recipients beside it: a header injection that adds a recipient (Bcc) shows there even when
+    the header itself is not in the message."""
 
     def __init__(self):
         from aiosmtpd.controller import Controller
 
         self.messages: list[Message] = []
+        self.recipients: list[list[str]] = []     # the envelope's RCPT TO of each message
         box = self
 
         class Handler:
             async def handle_DATA(self, server, session, envelope):
                 box.messages.append(message_from_bytes(envelope.content))
+                box.recipients.append(list(envelope.rcpt_tos))
                 return "250 OK"
 
-        self.port = _free_port()
+        self.port = free_port()
         self._controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)
 
     def __enter__(self) -> "Mailbox":
@@ -206,8 +216,12 @@ class Mailbox:
     def __exit__(self, *exc) -> None:
         self._controller.stop()
 
+    def url(self, to: str = "analyst@example.org") -> str:
+        return f"mailto://127.0.0.1:{self.port}?from=monitor@example.org&to={to}"
 
-def _free_port() -> int:
+
+def free_port() -> int:
+    """A local port nothing listens on (until someone binds it)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from conftest import assert_no_traceback, query, run_monitor, write_config
+from conftest import assert_no_traceback, invoke_monitor, query, write_config
 from content import ARTICLES, atom, item_for, rss
 
 FEEDS = {
@@ -42,7 +42,7 @@ def alerted_slugs(webhook) -> list[str]:
 
 
 def test_first_pass_alerts_exactly_the_relevant_articles_once(newsroom, webhook):
-    result = run_monitor("check", "--config", str(newsroom))
+    result = invoke_monitor("check", "--config", str(newsroom))
     assert result.code == 0, result.output
     assert_no_traceback(result)
     slugs = alerted_slugs(webhook)
@@ -50,7 +50,7 @@ def test_first_pass_alerts_exactly_the_relevant_articles_once(newsroom, webhook)
 
 
 def test_alert_carries_the_evidence(newsroom, webhook, site):
-    run_monitor("check", "--config", str(newsroom))
+    invoke_monitor("check", "--config", str(newsroom))
     german = next(m for m in webhook.received if "Technologie-Exportkontrollen" in m["title"])
     body = german["message"]
     assert site.url("/news/de-exportkontrollen") in body
@@ -67,18 +67,18 @@ def test_alert_carries_the_evidence(newsroom, webhook, site):
 
 
 def test_one_alert_per_article_lists_every_matching_rule(newsroom, webhook):
-    run_monitor("check", "--config", str(newsroom))
+    invoke_monitor("check", "--config", str(newsroom))
     chips = [m for m in webhook.received if m["title"].endswith("US widens export controls on AI chips bound for China")]
     assert len(chips) == 1
     assert "Rules: export-controls, nvidia-h20" in chips[0]["message"]
 
 
 def test_second_pass_alerts_nothing_and_every_feed_answers_304(newsroom, webhook, site):
-    run_monitor("check", "--config", str(newsroom))
+    invoke_monitor("check", "--config", str(newsroom))
     sent = len(webhook.received)
     pages_fetched = sum(1 for r in site.requests if r.path.startswith("/news/"))
 
-    result = run_monitor("check", "--force", "--config", str(newsroom))
+    result = invoke_monitor("check", "--force", "--config", str(newsroom))
 
     assert result.code == 0, result.output
     assert len(webhook.received) == sent
@@ -89,7 +89,7 @@ def test_second_pass_alerts_nothing_and_every_feed_answers_304(newsroom, webhook
 
 
 def test_item_added_later_is_alerted_once(newsroom, webhook, site):
-    run_monitor("check", "--config", str(newsroom))
+    invoke_monitor("check", "--config", str(newsroom))
     first = len(webhook.received)
     late = {
         "title": "EU adopts new sanctions package with export controls on drones",
@@ -102,15 +102,15 @@ def test_item_added_later_is_alerted_once(newsroom, webhook, site):
     }
     publish(site, "wire-en", "rss", FEEDS["wire-en"][1], [late])
 
-    run_monitor("check", "--force", "--config", str(newsroom))
-    run_monitor("check", "--force", "--config", str(newsroom))
+    invoke_monitor("check", "--force", "--config", str(newsroom))
+    invoke_monitor("check", "--force", "--config", str(newsroom))
 
     titles = [m["message"].splitlines()[0] for m in webhook.received[first:]]
     assert titles == [late["title"]]
 
 
 def test_old_entries_are_recorded_but_never_alerted_nor_fetched(newsroom, webhook, site, tmp_path):
-    run_monitor("check", "--config", str(newsroom))
+    invoke_monitor("check", "--config", str(newsroom))
     assert "en-old" not in alerted_slugs(webhook)
     assert site.statuses("/news/en-old") == []
     rows = query(tmp_path / "monitor.db", "SELECT status FROM articles WHERE url = ?", site.url("/news/en-old"))
@@ -118,7 +118,7 @@ def test_old_entries_are_recorded_but_never_alerted_nor_fetched(newsroom, webhoo
 
 
 def test_unreachable_page_falls_back_to_the_feed_summary(newsroom, webhook, site):
-    result = run_monitor("check", "--config", str(newsroom))
+    result = invoke_monitor("check", "--config", str(newsroom))
     assert site.statuses("/news/en-summary-only") == [404]
     assert result.code == 0   # a missing page is not a failure
     message = next(m for m in webhook.received if "Dutch supplier" in m["title"])
@@ -132,13 +132,13 @@ def test_page_without_text_falls_back_to_the_feed_summary(site, webhook, tmp_pat
             "published": datetime.now(timezone.utc)}
     config = write_config(tmp_path, [{"name": "f", "url": site.put("/f", rss("f", [item]), "application/rss+xml")}],
                           channels={"hook": webhook.url()})
-    assert run_monitor("check", "--config", str(config)).code == 0
+    assert invoke_monitor("check", "--config", str(config)).code == 0
     assert len(webhook.received) == 1
     assert "Entity List" in webhook.received[0]["message"]
 
 
 def test_language_rules_and_detected_languages(newsroom, webhook, tmp_path):
-    run_monitor("check", "--config", str(newsroom))
+    invoke_monitor("check", "--config", str(newsroom))
     german_rule = [m for m in webhook.received if "german-nvidia" in m["title"]]
     assert [m["title"].split(": ", 1)[1] for m in german_rule] == [ARTICLES["de-exportkontrollen"].title]
     languages = dict(query(tmp_path / "monitor.db", "SELECT title, language FROM articles"))
@@ -156,7 +156,7 @@ def test_the_same_article_from_two_feeds_is_one_article(site, webhook, tmp_path)
         {"name": "one", "url": site.put("/one", rss("one", [item]), "application/rss+xml")},
         {"name": "two", "url": site.put("/two", atom("two", [tracked]), "application/atom+xml")},
     ], channels={"hook": webhook.url()})
-    assert run_monitor("check", "--config", str(config)).code == 0
+    assert invoke_monitor("check", "--config", str(config)).code == 0
     assert len(webhook.received) == 1
     assert site.statuses("/news/en-chips") == [200]
     assert query(tmp_path / "monitor.db", "SELECT count(*) FROM entries") == [(2,)]
@@ -169,11 +169,11 @@ def test_entries_without_guid_or_link_keep_their_identity(site, webhook, tmp_pat
     bare = {"title": "Entity List update", "description": "Three firms added to the Entity List.", "published": now}
     url = site.put("/f", rss("f", [no_guid, bare]), "application/rss+xml")
     config = write_config(tmp_path, [{"name": "f", "url": url}], channels={"hook": webhook.url()})
-    run_monitor("check", "--config", str(config))
+    invoke_monitor("check", "--config", str(config))
     assert len(webhook.received) == 2
     # the same items, reordered and with a changed ETag: still known
     site.put("/f", rss("f", [bare, no_guid]) + "\n", "application/rss+xml")
-    run_monitor("check", "--force", "--config", str(config))
+    invoke_monitor("check", "--force", "--config", str(config))
     assert len(webhook.received) == 2
 
 
@@ -183,7 +183,7 @@ def test_entry_without_a_date_counts_as_published_when_first_seen(site, webhook,
     config = write_config(tmp_path, [{"name": "f", "url": site.put("/f", rss("f", [item]), "application/rss+xml")}],
                           channels={"hook": webhook.url()})
     before = datetime.now(timezone.utc).replace(second=0, microsecond=0)
-    run_monitor("check", "--config", str(config))
+    invoke_monitor("check", "--config", str(config))
     assert len(webhook.received) == 1
     stamp = webhook.received[0]["message"].split("Published: ")[1].splitlines()[0]
     published = datetime.strptime(stamp, "%Y-%m-%d %H:%M UTC").replace(tzinfo=timezone.utc)
@@ -192,7 +192,7 @@ def test_entry_without_a_date_counts_as_published_when_first_seen(site, webhook,
 
 def test_a_failing_feed_exits_1_and_says_which_and_why(newsroom, webhook, site, tmp_path):
     site.put("/feeds/journal-fr", "oops", status=503)
-    result = run_monitor("check", "--config", str(newsroom))
+    result = invoke_monitor("check", "--config", str(newsroom))
     assert result.code == 1
     assert_no_traceback(result)
     assert 'feed "journal-fr" failed: HTTP 503' in result.stderr
@@ -203,14 +203,14 @@ def test_a_failing_feed_exits_1_and_says_which_and_why(newsroom, webhook, site, 
 def test_a_body_that_is_not_a_feed_is_a_feed_failure(site, tmp_path):
     url = site.put("/feed", "<!DOCTYPE html><html><body><h1>Welcome</h1></body></html>")
     config = write_config(tmp_path, [{"name": "homepage", "url": url}])
-    result = run_monitor("check", "--config", str(config))
+    result = invoke_monitor("check", "--config", str(config))
     assert result.code == 1
     assert 'feed "homepage" failed: got an HTML page, not a feed' in result.stderr
 
 
 def test_an_unreachable_feed_exits_1(tmp_path):
     config = write_config(tmp_path, [{"name": "gone", "url": "http://127.0.0.1:9/feed"}])
-    result = run_monitor("check", "--config", str(config))
+    result = invoke_monitor("check", "--config", str(config))
     assert result.code == 1
     assert_no_traceback(result)
     assert 'feed "gone" failed: cannot connect' in result.stderr
@@ -218,7 +218,7 @@ def test_an_unreachable_feed_exits_1(tmp_path):
 
 def test_undelivered_alert_exits_1_and_is_sent_once_on_a_later_pass(newsroom, webhook):
     webhook.fail_with = 500
-    result = run_monitor("check", "--config", str(newsroom))
+    result = invoke_monitor("check", "--config", str(newsroom))
     assert result.code == 1
     assert_no_traceback(result)
     undelivered = [line for line in result.stderr.splitlines() if "not delivered" in line]
@@ -226,17 +226,17 @@ def test_undelivered_alert_exits_1_and_is_sent_once_on_a_later_pass(newsroom, we
     assert 'for channel "hook" not delivered to json://127.0.0.1' in undelivered[0]
 
     webhook.fail_with = None
-    result = run_monitor("check", "--config", str(newsroom))
+    result = invoke_monitor("check", "--config", str(newsroom))
     assert result.code == 0, result.output
     assert sorted(alerted_slugs(webhook)) == sorted(RELEVANT)
 
-    run_monitor("check", "--config", str(newsroom))
+    invoke_monitor("check", "--config", str(newsroom))
     assert sorted(alerted_slugs(webhook)) == sorted(RELEVANT)   # sent means never again
 
 
 def test_alerts_are_written_before_they_are_sent(newsroom, webhook, tmp_path):
     webhook.fail_with = 500
-    run_monitor("check", "--config", str(newsroom))
+    invoke_monitor("check", "--config", str(newsroom))
     rows = query(tmp_path / "monitor.db", "SELECT status, attempts, last_error FROM deliveries ORDER BY id")
     assert len(rows) == len(RELEVANT) and {status for status, _, _ in rows} == {"pending"}
     # the first one was tried and failed; the target being down, the others wait for its retry untried
@@ -248,9 +248,9 @@ def test_alerts_are_written_before_they_are_sent(newsroom, webhook, tmp_path):
 def test_email_channel_delivers_through_smtp(site, mailbox, tmp_path):
     item = item_for(ARTICLES["nl-exportcontroles"], site)
     url = site.put("/nl", rss("krant", [item], language="nl"), "application/rss+xml")
-    mail = f"mailto://127.0.0.1:{mailbox.port}?from=monitor@example.org&to=analyst@example.org"
+    mail = mailbox.url()
     config = write_config(tmp_path, [{"name": "krant", "url": url}], channels={"mail": mail})
-    result = run_monitor("check", "--config", str(config))
+    result = invoke_monitor("check", "--config", str(config))
     assert result.code == 0, result.output
     assert len(mailbox.messages) == 1
     message = mailbox.messages[0]
@@ -275,10 +275,10 @@ channels = ["mail"]
 name = "huawei"
 any = ["Huawei"]
 """
-    mail = f"mailto://127.0.0.1:{mailbox.port}?from=monitor@example.org&to=analyst@example.org"
+    mail = mailbox.url()
     config = write_config(tmp_path, [{"name": "f", "url": url}], rules=rules,
                           channels={"mail": mail, "hook": webhook.url()})
-    assert run_monitor("check", "--config", str(config)).code == 0
+    assert invoke_monitor("check", "--config", str(config)).code == 0
     assert [m["title"] for m in webhook.received] == [f"huawei: {ARTICLES['en-huawei'].title}"]
     assert sorted(m["Subject"] for m in mailbox.messages) == sorted(
         [f"chips: {ARTICLES['en-chips'].title}", f"huawei: {ARTICLES['en-huawei'].title}"])
@@ -289,7 +289,7 @@ def test_several_urls_in_one_channel_each_get_the_alert(site, webhook, tmp_path)
     url = site.put("/f", rss("f", [item]), "application/rss+xml")
     config = write_config(tmp_path, [{"name": "f", "url": url}],
                           channels={"team": [webhook.url("/one"), webhook.url("/two")]})
-    assert run_monitor("check", "--config", str(config)).code == 0
+    assert invoke_monitor("check", "--config", str(config)).code == 0
     assert sorted(m["path"] for m in webhook.received) == ["/one", "/two"]
 
 
@@ -297,12 +297,12 @@ def test_without_channels_alerts_are_printed_for_a_person(site, tmp_path):
     item = item_for(ARTICLES["de-exportkontrollen"], site)
     url = site.put("/f", atom("f", [item]), "application/atom+xml")
     config = write_config(tmp_path, [{"name": "zeitung", "url": url}])
-    result = run_monitor("check", "--config", str(config))
+    result = invoke_monitor("check", "--config", str(config))
     assert result.code == 0, result.output
     assert "USA verschärfen Technologie-Exportkontrollen gegen China" in result.stdout
     assert "Rules: export-controls, nvidia-h20, german-nvidia" in result.stdout
     assert "ts=" not in result.stdout          # logs stay on stderr
-    again = run_monitor("check", "--force", "--config", str(config))
+    again = invoke_monitor("check", "--force", "--config", str(config))
     assert again.stdout == ""                  # printed once, like any alert
 
 
@@ -311,7 +311,7 @@ def test_links_to_private_addresses_are_not_fetched_by_default(site, webhook, tm
              item_for(ARTICLES["en-summary-only"], site)]
     url = site.put("/f", rss("f", items), "application/rss+xml")
     config = write_config(tmp_path, [{"name": "f", "url": url}], channels={"hook": webhook.url()}, monitor="")
-    result = run_monitor("check", "--config", str(config))
+    result = invoke_monitor("check", "--config", str(config))
     assert result.code == 0, result.output
     assert site.statuses("/f") == [200]                   # the configured feed URL is trusted
     assert [r.path for r in site.requests if r.path.startswith("/news/")] == []

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from conftest import assert_no_traceback, monitor_env, run_monitor, write_config
+from conftest import assert_no_traceback, invoke_monitor, monitor_env, run_monitor, write_config
 
 from monitor import config
 from monitor.errors import ConfigError
@@ -45,7 +45,7 @@ mail = ["nonsense://x", 5]
 def test_every_fault_is_reported_at_once_with_file_and_key(tmp_path):
     path = tmp_path / "config.toml"
     path.write_text(BAD)
-    result = run_monitor("validate", "--config", str(path))
+    result = invoke_monitor("validate", "--config", str(path))
     assert result.code == 2
     assert_no_traceback(result)
     expected = [
@@ -82,21 +82,21 @@ def test_config_errors_exit_2_for_every_command(tmp_path, command):
 def test_broken_toml_names_the_file_and_the_line(tmp_path):
     path = tmp_path / "config.toml"
     path.write_text('[monitor]\ninterval = "10m\n')
-    result = run_monitor("check", "--config", str(path))
+    result = invoke_monitor("check", "--config", str(path))
     assert result.code == 2
     assert f"{path}: not valid TOML" in result.stderr and "line 2" in result.stderr
     assert_no_traceback(result)
 
 
 def test_missing_config_file(tmp_path):
-    result = run_monitor("check", "--config", str(tmp_path / "nope.toml"))
+    result = invoke_monitor("check", "--config", str(tmp_path / "nope.toml"))
     assert result.code == 2
     assert "nope.toml: file not found" in result.stderr
 
 
 def test_usage_errors_exit_2(tmp_path):
-    assert run_monitor("check", "--no-such-option").code == 2
-    assert run_monitor("fly").code == 2
+    assert invoke_monitor("check", "--no-such-option").code == 2
+    assert invoke_monitor("fly").code == 2
 
 
 def test_config_path_comes_from_the_environment_then_the_current_folder(tmp_path):
@@ -104,9 +104,9 @@ def test_config_path_comes_from_the_environment_then_the_current_folder(tmp_path
     elsewhere.mkdir()
     write_config(elsewhere, [{"name": "from-env", "url": "https://example.org/feed"}])
     write_config(tmp_path, [{"name": "from-cwd", "url": "https://example.org/feed"}])
-    env_result = run_monitor("validate", cwd=tmp_path, env=monitor_env(MONITOR_CONFIG=str(elsewhere / "config.toml")))
+    env_result = invoke_monitor("validate", cwd=tmp_path, env=monitor_env(MONITOR_CONFIG=str(elsewhere / "config.toml")))
     assert "from-env" in env_result.stdout and "from-cwd" not in env_result.stdout
-    cwd_result = run_monitor("validate", cwd=tmp_path)
+    cwd_result = invoke_monitor("validate", cwd=tmp_path)
     assert "from-cwd" in cwd_result.stdout
 
 
@@ -117,7 +117,7 @@ def test_validate_prints_a_summary_with_secrets_masked(tmp_path):
         [{"name": "tweakers", "url": "https://tweakers.net/feeds/nieuws.xml", "interval": "5m", "language": "nl"}],
         channels={"chat": f"tgram://{token}/-100200300", "hook": "json://example.org/hook?token=${HOOK_TOKEN}"},
     )
-    result = run_monitor("validate", cwd=tmp_path, env=monitor_env(HOOK_TOKEN="hooksecretvalue123"))
+    result = invoke_monitor("validate", cwd=tmp_path, env=monitor_env(HOOK_TOKEN="hooksecretvalue123"))
     assert result.code == 0, result.output
     assert "tweakers" in result.stdout and "every 5m" in result.stdout and " nl " in result.stdout
     assert "export-controls: any: 5 terms" in result.stdout
@@ -164,7 +164,7 @@ def test_bare_numbers_are_not_durations(tmp_path):
                         monitor='max_age = 3\nkeep_text = "30"\n')
     path.write_text(path.read_text().replace('url = "https://example.org/feed"',
                                              'url = "https://example.org/feed"\ninterval = 15'))
-    result = run_monitor("validate", "--config", str(path))
+    result = invoke_monitor("validate", "--config", str(path))
     assert result.code == 2, result.output
     assert_no_traceback(result)
     assert "3 config errors" in result.stderr
@@ -202,7 +202,7 @@ name = "fine"
 query = 'Huawei AND ban AND "and" AND NOT review'
 """
     path = write_config(tmp_path, [], rules=rules)
-    result = run_monitor("validate", "--config", str(path))
+    result = invoke_monitor("validate", "--config", str(path))
     assert result.code == 0, result.output   # a warning, not an error: the query is valid, just seldom meant
     warnings = [line for line in result.stderr.splitlines() if "warning" in line]
     assert warnings == [

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import re
 import sqlite3
-import threading
 from datetime import datetime, timezone
 
-from conftest import assert_no_traceback, query, run_monitor, write_config
+from conftest import assert_no_traceback, invoke_monitor, query, wait_for, write_config
 from content import ARTICLES, item_for, rss
-from test_run import daemon_factory, wait_for  # noqa: F401 (a fixture)
 
 
 def feed_with(site, slugs, path="/feed"):
@@ -23,9 +21,9 @@ def test_feeds_shows_each_feed_with_its_last_poll_status_entries_failures_and_ne
     config = write_config(tmp_path, [{"name": "wire", "url": good, "interval": "1h"},
                                      {"name": "gone", "url": site.url("/missing.xml")},
                                      {"name": "later", "url": good + "?x", "interval": "2h"}])
-    result = run_monitor("check", "--config", str(config))
+    result = invoke_monitor("check", "--config", str(config))
     assert result.code == 1, result.output
-    result = run_monitor("feeds", "--config", str(config))
+    result = invoke_monitor("feeds", "--config", str(config))
     assert result.code == 0, result.output
     assert_no_traceback(result)
     lines = result.stdout.splitlines()
@@ -40,24 +38,22 @@ def test_feeds_shows_each_feed_with_its_last_poll_status_entries_failures_and_ne
 
 def test_feeds_on_a_database_that_does_not_exist_says_so(tmp_path):
     config = write_config(tmp_path, [{"name": "wire", "url": "http://127.0.0.1:9/feed"}])
-    result = run_monitor("feeds", "--config", str(config))
+    result = invoke_monitor("feeds", "--config", str(config))
     assert result.code == 2 and "no database at" in result.stderr, result.output
     assert not (tmp_path / "monitor.db").exists()
 
 
-def test_run_says_once_when_every_feed_is_waiting_and_when_the_next_poll_is(site, tmp_path, daemon_factory):
+def test_run_says_once_when_every_feed_is_waiting_and_when_the_next_poll_is(site, tmp_path, spawn):
     url = feed_with(site, ["en-football"])
     config = write_config(tmp_path, [{"name": "wire", "url": url, "interval": "1h"}])
-    daemon = daemon_factory(config)
-    lines: list[str] = []
-    threading.Thread(target=lambda: lines.extend(daemon.proc.stderr), daemon=True).start()
-    wait_for(lambda: any("event=all_feeds_waiting" in line for line in lines), what="the waiting line")
-    wait_for(lambda: sum("event=daemon_started" in line for line in lines) == 1, what="the start line")
-    daemon.proc.terminate()
-    daemon.proc.wait(15)
-    wait_for(lambda: any("event=daemon_stopped" in line for line in lines), what="the end of the log")
+    daemon = spawn("run", "--config", config)
+    wait_for(lambda: "event=all_feeds_waiting" in daemon.stderr, what="the waiting line", alive=daemon)
+    wait_for(lambda: daemon.stderr.count("event=daemon_started") == 1, what="the start line", alive=daemon)
+    assert daemon.stop() == 0, daemon.stderr
+    lines = daemon.stderr.splitlines()
+    assert any("event=daemon_stopped" in line for line in lines), daemon.stderr
     waiting = [line for line in lines if "event=all_feeds_waiting" in line]
-    assert len(waiting) == 1, "".join(lines)   # once, not every tick
+    assert len(waiting) == 1, daemon.stderr   # once, not every tick
     (next_check,) = query(tmp_path / "monitor.db", "SELECT next_check FROM feeds")[0]
     due = datetime.fromtimestamp(next_check, timezone.utc).isoformat(timespec="seconds")
     assert f"next_poll={due}" in waiting[0] and "feed=wire" in waiting[0]
@@ -72,7 +68,7 @@ def test_test_sends_to_each_target_and_gives_apprise_reason_for_a_failure(webhoo
         failing.fail_with = 403
         config = write_config(tmp_path, [], channels={"team": [webhook.url("/team"), failing.url("/t0ken12345")],
                                                       "ops": webhook.url("/ops")})
-        result = run_monitor("test", "--config", str(config))
+        result = invoke_monitor("test", "--config", str(config))
         assert_no_traceback(result)
         assert result.code == 1, result.output
         lines = result.stdout.splitlines()
@@ -86,14 +82,14 @@ def test_test_sends_to_each_target_and_gives_apprise_reason_for_a_failure(webhoo
         assert all("test" in m["title"] for m in webhook.received)
 
         webhook.received.clear()
-        result = run_monitor("test", "ops", "--config", str(config))
+        result = invoke_monitor("test", "ops", "--config", str(config))
         assert result.code == 0, result.output
         assert [m["path"] for m in webhook.received] == ["/ops"]
 
 
 def test_test_names_an_unknown_channel(webhook, tmp_path):
     config = write_config(tmp_path, [], channels={"hook": webhook.url()})
-    result = run_monitor("test", "hooks", "--config", str(config))
+    result = invoke_monitor("test", "hooks", "--config", str(config))
     assert result.code == 2 and "no channel named 'hooks'" in result.stderr and "(channels: hook)" in result.stderr
     assert not webhook.received and not (tmp_path / "monitor.db").exists()
 
@@ -109,7 +105,7 @@ def _snapshot(folder):
 def test_check_dry_run_shows_what_would_alert_sends_nothing_and_writes_nothing(site, webhook, tmp_path):
     url = feed_with(site, ["en-chips", "en-football"])
     config = write_config(tmp_path, [{"name": "wire", "url": url}], channels={"hook": webhook.url()})
-    result = run_monitor("check", "--dry-run", "--config", str(config))
+    result = invoke_monitor("check", "--dry-run", "--config", str(config))
     assert_no_traceback(result)
     assert result.code == 0, result.output
     assert "would alert hook -> " in result.stdout and ARTICLES["en-chips"].title in result.stdout
@@ -118,39 +114,39 @@ def test_check_dry_run_shows_what_would_alert_sends_nothing_and_writes_nothing(s
     assert not webhook.received
     assert not list(tmp_path.glob("monitor.db*"))          # not even created
 
-    assert run_monitor("check", "--config", str(config)).code == 0
+    assert invoke_monitor("check", "--config", str(config)).code == 0
     assert len(webhook.received) == 1
     feed_with(site, ["en-chips", "en-football", "en-huawei"])
     before = _snapshot(tmp_path)[:2]
     rows = _snapshot(tmp_path)[2]
-    result = run_monitor("check", "--dry-run", "--force", "--config", str(config))
+    result = invoke_monitor("check", "--dry-run", "--force", "--config", str(config))
     assert result.code == 0, result.output
     assert ARTICLES["en-huawei"].title in result.stdout and ARTICLES["en-chips"].title not in result.stdout
     assert _snapshot(tmp_path) == (*before, rows)           # the database's bytes, time and rows
     assert len(webhook.received) == 1
     # and the real pass still finds the article new
-    assert run_monitor("check", "--force", "--config", str(config)).code == 0
+    assert invoke_monitor("check", "--force", "--config", str(config)).code == 0
     assert len(webhook.received) == 2 and ARTICLES["en-huawei"].title in webhook.received[1]["title"]
 
 
 # monitor init -----------------------------------------------------------------------------------------------------
 
 def test_init_writes_a_commented_config_that_validates_and_never_overwrites(tmp_path):
-    result = run_monitor("init", cwd=tmp_path)
+    result = invoke_monitor("init", cwd=tmp_path)
     assert result.code == 0, result.output
     written = (tmp_path / "config.toml").read_text(encoding="utf-8")
     assert written.count("\n#") >= 5 and "[[feeds]]" in written and "[[rules]]" in written
-    result = run_monitor("validate", cwd=tmp_path)
+    result = invoke_monitor("validate", cwd=tmp_path)
     assert result.code == 0 and "config.toml: OK" in result.stdout, result.output
     assert "warning" not in result.stderr
 
     (tmp_path / "config.toml").write_text("# mine\n", encoding="utf-8")
-    result = run_monitor("init", cwd=tmp_path)
+    result = invoke_monitor("init", cwd=tmp_path)
     assert result.code == 2 and "already exists" in result.stderr, result.output
     assert (tmp_path / "config.toml").read_text(encoding="utf-8") == "# mine\n"
 
     other = tmp_path / "sub" / "other.toml"
-    result = run_monitor("init", "--config", str(other))
+    result = invoke_monitor("init", "--config", str(other))
     assert result.code == 2 and "cannot write" in result.stderr and "Traceback" not in result.output
 
 
@@ -159,13 +155,13 @@ def test_init_writes_a_commented_config_that_validates_and_never_overwrites(tmp_
 def test_a_new_feed_first_look_records_what_it_holds_as_seen_and_alerts_what_comes_after(site, webhook, tmp_path):
     url = feed_with(site, ["en-chips", "en-football"])
     config = write_config(tmp_path, [{"name": "wire", "url": url}], channels={"hook": webhook.url()}, catch_up=False)
-    result = run_monitor("check", "--config", str(config))
+    result = invoke_monitor("check", "--config", str(config))
     assert result.code == 0, result.output
     assert not webhook.received                              # no flood from the backlog
     assert "2 entries that new feeds already held were recorded as seen" in result.stderr
     assert "catch_up = true" in result.stderr
     feed_with(site, ["en-chips", "en-football", "en-huawei"])
-    result = run_monitor("check", "--force", "--config", str(config))
+    result = invoke_monitor("check", "--force", "--config", str(config))
     assert result.code == 0, result.output
     assert len(webhook.received) == 1 and ARTICLES["en-huawei"].title in webhook.received[0]["title"]
     assert "already held" not in result.stderr
@@ -176,20 +172,20 @@ def test_catch_up_per_feed_or_for_all_alerts_what_a_new_feed_holds(site, webhook
     other = feed_with(site, ["en-huawei"], path="/other")
     config = write_config(tmp_path, [{"name": "wire", "url": url, "catch_up": True}, {"name": "other", "url": other}],
                           channels={"hook": webhook.url()}, catch_up=False)
-    assert run_monitor("check", "--config", str(config)).code == 0
+    assert invoke_monitor("check", "--config", str(config)).code == 0
     assert [ARTICLES["en-chips"].title in m["title"] for m in webhook.received] == [True]
 
     (tmp_path / "monitor.db").unlink()
     webhook.received.clear()
     config = write_config(tmp_path, [{"name": "wire", "url": url}, {"name": "other", "url": other, "catch_up": False}],
                           channels={"hook": webhook.url()}, monitor="private_networks = true\ncatch_up = true\n")
-    assert run_monitor("check", "--config", str(config)).code == 0
+    assert invoke_monitor("check", "--config", str(config)).code == 0
     assert [ARTICLES["en-chips"].title in m["title"] for m in webhook.received] == [True]
 
 
 def test_catch_up_that_is_not_true_or_false_is_a_config_error_naming_the_key(tmp_path):
     config = write_config(tmp_path, [{"name": "wire", "url": "http://127.0.0.1:9/f", "catch_up": "yes"}])
-    result = run_monitor("validate", "--config", str(config))
+    result = invoke_monitor("validate", "--config", str(config))
     assert result.code == 2 and 'feeds[0] "wire".catch_up' in result.stderr, result.output
 
 
@@ -200,10 +196,10 @@ def test_alerts_one_line_each_with_article_feed_rules_and_targets_and_filters(si
     other = feed_with(site, ["de-exportkontrollen"], path="/other")
     config = write_config(tmp_path, [{"name": "wire", "url": wire}, {"name": "zeitung", "url": other}],
                           channels={"hook": [webhook.url("/a"), webhook.url("/b")]})
-    assert run_monitor("check", "--config", str(config)).code == 0
+    assert invoke_monitor("check", "--config", str(config)).code == 0
     (rules_of_chips,) = query(tmp_path / "monitor.db", "SELECT group_concat(rule, ', ') FROM matches m "
                               "JOIN articles a ON a.id = m.article_id WHERE a.url = ?", site.url("/news/en-chips"))[0]
-    result = run_monitor("alerts", "--config", str(config))
+    result = invoke_monitor("alerts", "--config", str(config))
     assert result.code == 0, result.output
     lines = result.stdout.splitlines()
     assert len(lines) == 3, result.stdout                     # one line per alert, not per delivery
@@ -213,19 +209,19 @@ def test_alerts_one_line_each_with_article_feed_rules_and_targets_and_filters(si
     assert chips.count(" sent json://127.0.0.1:") == 2
     assert "method=" not in result.stdout and "overflow=" not in result.stdout   # apprise's defaults left out
 
-    by_feed = run_monitor("alerts", "--feed", "zeitung", "--config", str(config)).stdout.splitlines()
+    by_feed = invoke_monitor("alerts", "--feed", "zeitung", "--config", str(config)).stdout.splitlines()
     assert len(by_feed) == 1 and ARTICLES["de-exportkontrollen"].title in by_feed[0]
     rule = rules_of_chips.split(", ")[0]
-    by_rule = run_monitor("alerts", "--rule", rule, "--config", str(config)).stdout
+    by_rule = invoke_monitor("alerts", "--rule", rule, "--config", str(config)).stdout
     assert ARTICLES["en-chips"].title in by_rule
     expected = {row[0] for row in query(tmp_path / "monitor.db", "SELECT a.title FROM articles a JOIN matches m "
                                         "ON m.article_id = a.id WHERE m.rule = ?", rule)}
     assert len(by_rule.splitlines()) == len(expected)
-    assert len(run_monitor("alerts", "--since", "1h", "--config", str(config)).stdout.splitlines()) == 3
+    assert len(invoke_monitor("alerts", "--since", "1h", "--config", str(config)).stdout.splitlines()) == 3
     with sqlite3.connect(tmp_path / "monitor.db") as db:
         db.execute("UPDATE alerts SET created = created - 7200")
-    assert run_monitor("alerts", "--since", "1h", "--config", str(config)).stdout.strip() == "no deliveries"
-    bad = run_monitor("alerts", "--since", "soon", "--config", str(config))
+    assert invoke_monitor("alerts", "--since", "1h", "--config", str(config)).stdout.strip() == "no deliveries"
+    bad = invoke_monitor("alerts", "--since", "soon", "--config", str(config))
     assert bad.code == 2 and "--since" in bad.stderr and "Traceback" not in bad.output
 
 
@@ -234,7 +230,7 @@ def test_alerts_one_line_each_with_article_feed_rules_and_targets_and_filters(si
 def test_a_failed_feed_is_reported_once_not_as_a_log_line_and_a_message(site, tmp_path):
     config = write_config(tmp_path, [{"name": "wire", "url": feed_with(site, ["en-football"])},
                                      {"name": "gone", "url": site.url("/missing.xml")}])
-    result = run_monitor("check", "--config", str(config))
+    result = invoke_monitor("check", "--config", str(config))
     assert result.code == 1
     (line,) = [line for line in result.stderr.splitlines() if "gone" in line]
     assert line.startswith('monitor: feed "gone" failed: HTTP 404'), result.stderr
@@ -244,7 +240,7 @@ def test_a_failed_feed_is_reported_once_not_as_a_log_line_and_a_message(site, tm
 def test_when_every_feed_fails_alike_it_is_said_once(tmp_path):
     feeds = [{"name": f"f{i}", "url": f"http://feed{i}.no-such-host.invalid/rss"} for i in range(3)]
     config = write_config(tmp_path, feeds)
-    result = run_monitor("check", "--config", str(config))
+    result = invoke_monitor("check", "--config", str(config))
     assert result.code == 1
     assert_no_traceback(result)
     lines = [line for line in result.stderr.splitlines() if "feeds failed" in line or "failed:" in line]
@@ -252,36 +248,17 @@ def test_when_every_feed_fails_alike_it_is_said_once(tmp_path):
         result.stderr
 
 
-def test_check_on_a_terminal_shows_progress_and_ends_with_a_summary(site, tmp_path):
-    import os
-    import subprocess
-    import sys
-
-    from conftest import monitor_env
-
+def test_check_on_a_terminal_shows_progress_and_ends_with_a_summary(site, tmp_path, spawn):
     config = write_config(tmp_path, [{"name": "wire", "url": feed_with(site, ["en-chips", "en-football"])},
                                      {"name": "other", "url": feed_with(site, ["en-huawei"], path="/other")}])
-    master, slave = os.openpty()
-    proc = subprocess.Popen([sys.executable, "-m", "monitor", "check", "--config", str(config)],
-                            stdout=subprocess.DEVNULL, stderr=slave, env=monitor_env())
-    os.close(slave)
-    chunks = []
-    while True:
-        try:
-            chunk = os.read(master, 4096)
-        except OSError:
-            break
-        if not chunk:
-            break
-        chunks.append(chunk)
-    proc.wait(120)
-    os.close(master)
-    text = b"".join(chunks).decode()
+    check = spawn("check", "--config", config, terminal=True)
+    check.wait(120)
+    text = check.stderr
     assert "1/2 feeds polled" in text and "2/2 feeds polled, 3 new entries read" in text, text
     assert text.rstrip().splitlines()[-1].strip("\r\x1b[K").startswith("monitor: 2 feeds: 2 fetched"), text
 
 
 def test_check_without_a_terminal_shows_no_progress(site, tmp_path):
     config = write_config(tmp_path, [{"name": "wire", "url": feed_with(site, ["en-football"])}])
-    result = run_monitor("check", "--config", str(config))
+    result = invoke_monitor("check", "--config", str(config))
     assert "feeds polled" not in result.output and "\r" not in result.stderr

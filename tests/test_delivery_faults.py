@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import signal
-import subprocess
-import sys
 import time
 from collections import Counter
 
 import pytest
-from conftest import assert_no_traceback, monitor_env, query, run_monitor, wait_for, write_config
+from conftest import assert_no_traceback, invoke_monitor, monitor_env, query, run_monitor, wait_for, write_config
 from content import ARTICLES, item_for, rss
 from servers import Webhook
 
@@ -29,7 +27,7 @@ def test_one_row_per_target_and_a_failing_target_does_not_stop_the_other(site, w
         broken.fail_with = 500
         config = write_config(tmp_path, [{"name": "wire", "url": feed(site)}],
                               channels={"team": [webhook.url("/ok"), broken.url("/bad")]})
-        result = run_monitor("check", "--config", str(config))
+        result = invoke_monitor("check", "--config", str(config))
     assert result.code == 1
     assert sorted(titles(webhook)) == sorted(ARTICLES[s].title for s in RELEVANT)
     rows = query(tmp_path / "monitor.db", "SELECT target, status FROM deliveries ORDER BY id")
@@ -43,7 +41,7 @@ def test_quiet_keeps_apprise_failure_reason(site, webhook, tmp_path):
     webhook.fail_with = 500
     config = write_config(tmp_path, [{"name": "wire", "url": feed(site, ["en-chips"])}],
                           channels={"hook": webhook.url()})
-    result = run_monitor("check", "-q", "--config", str(config))
+    result = invoke_monitor("check", "-q", "--config", str(config))
     assert result.code == 1
     (error,), = query(tmp_path / "monitor.db", "SELECT last_error FROM deliveries")
     assert "500" in error and "apprise reported a failure" not in error, error
@@ -52,24 +50,23 @@ def test_quiet_keeps_apprise_failure_reason(site, webhook, tmp_path):
     assert "level=warning" not in result.stderr   # and -q still keeps warnings off stderr
 
 
-def test_a_slow_target_never_holds_up_the_others(site, webhook, tmp_path):
+def test_a_slow_target_never_holds_up_the_others(site, webhook, tmp_path, spawn):
     with Webhook() as slow:
         slow.hold.set()   # every request to it waits until released
         config = write_config(tmp_path, [{"name": "wire", "url": feed(site)}],
                               channels={"fast": webhook.url(), "slow": slow.url()})
-        proc = subprocess.Popen([sys.executable, "-m", "monitor", "check", "--config", str(config)],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=monitor_env())
+        check = spawn("check", "--config", config)
         try:
-            wait_for(lambda: len(webhook.received) == len(RELEVANT), what="the fast target's alerts")
+            wait_for(lambda: len(webhook.received) == len(RELEVANT), what="the fast target's alerts", alive=check)
             assert slow.holding.is_set() and slow.received == []   # all this while, the slow one hung
         finally:
             slow.release()
-            proc.communicate(timeout=120)
-    assert proc.returncode == 0
+            code = check.wait(120)
+    assert code == 0, check.stderr
     assert len(slow.received) == len(RELEVANT)
 
 
-def test_retries_back_off_with_jitter_and_survive_restarts(site, webhook, tmp_path):
+def test_retries_back_off_with_jitter_and_survive_restarts(site, webhook, tmp_path, spawn):
     webhook.down()
     config = write_config(tmp_path, [{"name": "wire", "url": feed(site, ["en-chips"])}],
                           channels={"hook": webhook.url()})
@@ -77,7 +74,7 @@ def test_retries_back_off_with_jitter_and_survive_restarts(site, webhook, tmp_pa
     delays = []
     for _ in range(3):
         before = time.time()
-        assert run_monitor("check", "--config", str(config)).code == 1
+        assert invoke_monitor("check", "--config", str(config)).code == 1
         (next_attempt, attempts, error), = query(db, "SELECT next_attempt, attempts, last_error FROM deliveries")
         delays.append(next_attempt - before)
         assert "connection" in error.lower()
@@ -88,19 +85,14 @@ def test_retries_back_off_with_jitter_and_survive_restarts(site, webhook, tmp_pa
     webhook.up()
     # a daemon started later respects the stored schedule: nothing before it is due...
     query(db, "UPDATE deliveries SET next_attempt = ?", time.time() + 3600)
-    daemon = subprocess.Popen([sys.executable, "-m", "monitor", "run", "--config", str(config)],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=monitor_env())
-    try:
-        time.sleep(3)   # a few ticks, each of which would send what is due
-        assert webhook.received == []
-        # ...and sends it once it is due
-        query(db, "UPDATE deliveries SET next_attempt = 0")
-        wait_for(lambda: webhook.received, what="the retried alert")
-        time.sleep(2)
-    finally:
-        daemon.send_signal(signal.SIGTERM)
-        _, stderr = daemon.communicate(timeout=60)
-    assert daemon.returncode == 0, stderr
+    daemon = spawn("run", "--config", config)
+    time.sleep(3)   # a few ticks, each of which would send what is due
+    assert webhook.received == []
+    # ...and sends it once it is due
+    query(db, "UPDATE deliveries SET next_attempt = 0")
+    wait_for(lambda: webhook.received, what="the retried alert", alive=daemon)
+    time.sleep(2)
+    assert daemon.stop(timeout=60) == 0, daemon.stderr
     assert len(webhook.received) == 1
     assert query(db, "SELECT status, attempts FROM deliveries") == [("sent", 4)]
 
@@ -109,31 +101,31 @@ def test_dead_letters_after_the_last_attempt_then_retry(site, webhook, tmp_path)
     webhook.fail_with = 503
     config = write_config(tmp_path, [{"name": "wire", "url": feed(site, ["en-chips"])}],
                           channels={"hook": webhook.url()}, monitor="private_networks = true\ndelivery_attempts = 2\n")
-    first = run_monitor("check", "--config", str(config))
-    second = run_monitor("check", "--config", str(config))
+    first = invoke_monitor("check", "--config", str(config))
+    second = invoke_monitor("check", "--config", str(config))
     assert first.code == second.code == 1
     assert "event=alert_dead" in second.stderr and "level=error" in second.stderr
     assert query(tmp_path / "monitor.db", "SELECT status, attempts FROM deliveries") == [("dead", 2)]
-    listed = run_monitor("alerts", "--config", str(config))
+    listed = invoke_monitor("alerts", "--config", str(config))
     assert "dead" in listed.stdout and ARTICLES["en-chips"].title in listed.stdout and "503" in listed.stdout
     # a dead letter is not retried by itself...
     webhook.fail_with = None
-    run_monitor("check", "--config", str(config))
+    invoke_monitor("check", "--config", str(config))
     assert webhook.received == []
     # ...only after `monitor retry`
-    assert "1 dead deliveries queued again" in run_monitor("retry", "--config", str(config)).stdout
-    assert run_monitor("check", "--config", str(config)).code == 0
+    assert "1 dead deliveries queued again" in invoke_monitor("retry", "--config", str(config)).stdout
+    assert invoke_monitor("check", "--config", str(config)).code == 0
     assert len(webhook.received) == 1
-    assert "sent" in run_monitor("alerts", "--config", str(config), "--status", "sent").stdout
+    assert "sent" in invoke_monitor("alerts", "--config", str(config), "--status", "sent").stdout
 
 
 def test_a_delivery_too_old_to_retry_becomes_dead(site, webhook, tmp_path):
     webhook.fail_with = 500
     config = write_config(tmp_path, [{"name": "wire", "url": feed(site, ["en-chips"])}],
                           channels={"hook": webhook.url()}, monitor="private_networks = true\ndelivery_max_age = \"1h\"\n")
-    run_monitor("check", "--config", str(config))
+    invoke_monitor("check", "--config", str(config))
     query(tmp_path / "monitor.db", "UPDATE alerts SET created = created - 7200")
-    result = run_monitor("check", "--config", str(config))
+    result = invoke_monitor("check", "--config", str(config))
     assert "reason=\"too old to retry\"" in result.stderr
     assert query(tmp_path / "monitor.db", "SELECT status FROM deliveries") == [("dead",)]
 
@@ -142,9 +134,9 @@ def test_a_target_removed_from_the_config_is_a_dead_letter_not_a_loop(site, webh
     webhook.fail_with = 500
     config = write_config(tmp_path, [{"name": "wire", "url": feed(site, ["en-chips"])}],
                           channels={"hook": webhook.url()})
-    run_monitor("check", "--config", str(config))
+    invoke_monitor("check", "--config", str(config))
     write_config(tmp_path, [{"name": "wire", "url": site.url("/feed")}], channels={"other": webhook.url("/other")})
-    result = run_monitor("check", "--config", str(config))
+    result = invoke_monitor("check", "--config", str(config))
     assert "target left the config" in result.stderr
     assert query(tmp_path / "monitor.db", "SELECT status FROM deliveries") == [("dead",)]
 
@@ -152,11 +144,11 @@ def test_a_target_removed_from_the_config_is_a_dead_letter_not_a_loop(site, webh
 def test_a_removed_channel_turns_all_its_alerts_into_dead_letters_at_once(site, webhook, tmp_path):
     webhook.fail_with = 500
     config = write_config(tmp_path, [{"name": "wire", "url": feed(site)}], channels={"hook": webhook.url()})
-    assert run_monitor("check", "--config", str(config)).code == 1
+    assert invoke_monitor("check", "--config", str(config)).code == 1
     db = tmp_path / "monitor.db"
     assert query(db, "SELECT count(*) FROM deliveries WHERE status = 'pending'") == [(len(RELEVANT),)]
     write_config(tmp_path, [{"name": "wire", "url": site.url("/feed")}], channels={"other": webhook.url("/other")})
-    result = run_monitor("check", "--config", str(config))
+    result = invoke_monitor("check", "--config", str(config))
     assert result.code == 1   # dead letters made in this pass
     assert_no_traceback(result)
     assert query(db, "SELECT status, count(*) FROM deliveries GROUP BY status") == [("dead", len(RELEVANT))]
@@ -164,7 +156,7 @@ def test_a_removed_channel_turns_all_its_alerts_into_dead_letters_at_once(site, 
     assert problems == [f'monitor: channel "hook" is no longer in the config: its {len(RELEVANT)} undelivered alerts '
                         "are now dead letters (monitor alerts --status dead lists them; monitor retry queues them again)"]
     assert result.stderr.count("event=alerts_dead") == 1 and "not sent yet" not in result.stderr
-    again = run_monitor("check", "--config", str(config))
+    again = invoke_monitor("check", "--config", str(config))
     assert again.code == 0, again.output   # nothing left hanging
 
 
@@ -175,7 +167,7 @@ def test_kill_9_at_each_step_loses_nothing_and_duplicates_at_most_one(site, webh
     assert crashed.code == -signal.SIGKILL
     db = tmp_path / "monitor.db"
     assert query(db, "PRAGMA integrity_check") == [("ok",)]
-    after = run_monitor("check", "--config", str(config))
+    after = invoke_monitor("check", "--config", str(config))
     assert after.code == 0, after.output
     assert_no_traceback(after)
     received = titles(webhook)
@@ -183,21 +175,19 @@ def test_kill_9_at_each_step_loses_nothing_and_duplicates_at_most_one(site, webh
     assert sum(received.values()) <= len(RELEVANT) + 1                     # one duplicate at most
     assert query(db, "PRAGMA integrity_check") == [("ok",)]
     assert query(db, "SELECT count(*) FROM deliveries WHERE status != 'sent'") == [(0,)]
-    assert run_monitor("check", "--config", str(config)).code == 0
+    assert invoke_monitor("check", "--config", str(config)).code == 0
     assert sum(titles(webhook).values()) == sum(received.values())          # and nothing more later
 
 
-def test_kill_9_during_a_send(site, webhook, tmp_path):
+def test_kill_9_during_a_send(site, webhook, tmp_path, spawn):
     webhook.hold.set()
     config = write_config(tmp_path, [{"name": "wire", "url": feed(site)}], channels={"hook": webhook.url()})
-    proc = subprocess.Popen([sys.executable, "-m", "monitor", "check", "--config", str(config)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=monitor_env())
-    wait_for(webhook.holding.is_set, what="a send in flight")
-    proc.kill()
-    proc.communicate(timeout=30)
+    check = spawn("check", "--config", config)
+    wait_for(webhook.holding.is_set, what="a send in flight", alive=check)
+    check.kill()
     webhook.release()    # the request that was in flight arrives after all
     wait_for(lambda: webhook.attempts >= 1, what="the held request")
-    after = run_monitor("check", "--config", str(config))
+    after = invoke_monitor("check", "--config", str(config))
     assert after.code == 0, after.output
     received = titles(webhook)
     assert set(received) == {ARTICLES[s].title for s in RELEVANT}
@@ -205,23 +195,20 @@ def test_kill_9_during_a_send(site, webhook, tmp_path):
     assert query(tmp_path / "monitor.db", "PRAGMA integrity_check") == [("ok",)]
 
 
-def test_sigterm_mid_send_finishes_or_releases_and_exits_0(site, webhook, tmp_path):
+def test_sigterm_mid_send_finishes_or_releases_and_exits_0(site, webhook, tmp_path, spawn):
     webhook.hold.set()
     config = write_config(tmp_path, [{"name": "wire", "url": feed(site)}], channels={"hook": webhook.url()})
-    daemon = subprocess.Popen([sys.executable, "-m", "monitor", "run", "--config", str(config)],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=monitor_env())
-    wait_for(webhook.holding.is_set, what="a send in flight")
-    daemon.send_signal(signal.SIGTERM)
-    _, stderr = daemon.communicate(timeout=60)    # the grace period is 10 s
-    assert daemon.returncode == 0, stderr
-    assert "Traceback" not in stderr
+    daemon = spawn("run", "--config", config)
+    wait_for(webhook.holding.is_set, what="a send in flight", alive=daemon)
+    assert daemon.stop(timeout=60) == 0, daemon.stderr    # the grace period is 10 s
+    assert "Traceback" not in daemon.stderr
     db = tmp_path / "monitor.db"
     # nothing but the one in flight is still claimed; all are still to be sent
     assert query(db, "SELECT count(*) FROM deliveries WHERE claimed_by IS NOT NULL") <= [(1,)]
     assert query(db, "SELECT count(*) FROM deliveries WHERE status = 'pending'") == [(len(RELEVANT),)]
     webhook.release()
     wait_for(lambda: webhook.attempts >= 1, what="the held request")
-    assert run_monitor("check", "--config", str(config)).code == 0
+    assert invoke_monitor("check", "--config", str(config)).code == 0
     received = titles(webhook)
     assert set(received) == {ARTICLES[s].title for s in RELEVANT}
     assert sum(received.values()) <= len(RELEVANT) + 1
@@ -231,9 +218,9 @@ def test_alerts_lists_every_status_with_secrets_masked(site, webhook, tmp_path):
     secret = "Sup3rS3cretPassw0rd"
     config = write_config(tmp_path, [{"name": "wire", "url": feed(site, ["en-chips", "en-huawei"])}],
                           channels={"hook": f"json://monitor:{secret}@127.0.0.1:{webhook.port}/alerts"})
-    run_monitor("check", "--config", str(config))
-    listed = run_monitor("alerts", "--config", str(config))
+    invoke_monitor("check", "--config", str(config))
+    listed = invoke_monitor("alerts", "--config", str(config))
     assert listed.code == 0
     assert listed.stdout.count("sent") == 2
     assert "json://monitor:" in listed.stdout and secret not in listed.output
-    assert run_monitor("alerts", "--config", str(config), "--status", "dead").stdout.strip() == "no deliveries"
+    assert invoke_monitor("alerts", "--config", str(config), "--status", "dead").stdout.strip() == "no deliveries"

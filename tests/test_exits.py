@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from conftest import assert_no_traceback, monitor_env, query, run_monitor, wait_for, write_config
+from conftest import assert_no_traceback, invoke_monitor, monitor_env, query, wait_for, write_config
 from content import ARTICLES, item_for, rss
 
 
@@ -25,21 +23,15 @@ def slow_feed(site, count: int = 6) -> str:
     return site.put("/slow", rss("s", items), "application/rss+xml")
 
 
-def test_ctrl_c_on_check_exits_130_quietly_and_the_next_pass_does_the_work(site, tmp_path):
+def test_ctrl_c_on_check_exits_130_quietly_and_the_next_pass_does_the_work(site, tmp_path, spawn):
     config = write_config(tmp_path, [{"name": "slow", "url": slow_feed(site)}])
     # a terminal's Ctrl-C goes to the whole foreground process group: the workers get it too
-    proc = subprocess.Popen([sys.executable, "-m", "monitor", "check", "--config", str(config)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=monitor_env(),
-                            start_new_session=True)
-    try:
-        wait_for(lambda: any(r.path.startswith("/news/slow-") for r in site.requests), what="page reads")
-        os.killpg(proc.pid, signal.SIGINT)
-        stdout, stderr = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.communicate()
-    assert proc.returncode == 130, stderr   # 1 would mean "a feed failed"
+    check = spawn("check", "--config", config, own_group=True)
+    wait_for(lambda: any(r.path.startswith("/news/slow-") for r in site.requests), what="page reads", alive=check)
+    check.signal_group(signal.SIGINT)
+    code = check.wait(60)
+    stderr = check.stderr
+    assert code == 130, stderr   # 1 would mean "a feed failed"
     assert "Aborted!" not in stderr and "Traceback" not in stderr, stderr
     assert stderr.strip().splitlines()[-1] == "monitor: interrupted", stderr
     # nothing half-done: the feed is due again, its entries new again
@@ -49,10 +41,10 @@ def test_ctrl_c_on_check_exits_130_quietly_and_the_next_pass_does_the_work(site,
 
 def test_alerts_with_a_mistyped_database_path_says_so_and_creates_nothing(tmp_path):
     config = write_config(tmp_path, [])
-    assert run_monitor("check", "--config", str(config)).code == 0          # monitor.db exists now
+    assert invoke_monitor("check", "--config", str(config)).code == 0          # monitor.db exists now
     typo = tmp_path / "monitr.db"
     for command in (["alerts"], ["retry"], ["backtest"]):
-        result = run_monitor(*command, "--config", str(config), env=monitor_env(MONITOR_DATABASE=str(typo)))
+        result = invoke_monitor(*command, "--config", str(config), env=monitor_env(MONITOR_DATABASE=str(typo)))
         assert result.code == 2, result.output
         assert_no_traceback(result)
         assert f"monitor.database: no database at {typo}: monitor check or monitor run creates it; " \
@@ -62,8 +54,8 @@ def test_alerts_with_a_mistyped_database_path_says_so_and_creates_nothing(tmp_pa
 
 def test_retry_of_an_unknown_delivery_says_so(tmp_path):
     config = write_config(tmp_path, [])
-    assert run_monitor("check", "--config", str(config)).code == 0
-    result = run_monitor("retry", "99", "--config", str(config))
+    assert invoke_monitor("check", "--config", str(config)).code == 0
+    result = invoke_monitor("retry", "99", "--config", str(config))
     assert result.code == 2
     assert_no_traceback(result)
     assert f"monitor: no delivery with id 99 in {tmp_path / 'monitor.db'} (monitor alerts lists them)" in result.stderr
@@ -73,8 +65,8 @@ def test_retry_of_an_unknown_delivery_says_so(tmp_path):
 def test_retry_says_which_deliveries_were_not_dead(site, tmp_path):
     url = site.put("/f", rss("f", [item_for(ARTICLES["en-chips"], site)]), "application/rss+xml")
     config = write_config(tmp_path, [{"name": "f", "url": url}])   # no channel: printed, so sent at once
-    assert run_monitor("check", "--config", str(config)).code == 0
-    result = run_monitor("retry", "1", "--config", str(config))
+    assert invoke_monitor("check", "--config", str(config)).code == 0
+    result = invoke_monitor("retry", "1", "--config", str(config))
     assert result.code == 0
     assert result.stdout.splitlines() == ["delivery 1 is sent, not dead: left as it is",
                                           "0 dead deliveries queued again (none were dead)"]
@@ -97,7 +89,7 @@ def test_a_database_in_a_folder_that_is_not_writable(tmp_path):
             immutable = subprocess.run(["chattr", "+i", str(state)], capture_output=True).returncode == 0
             if not immutable:
                 pytest.skip("running as root, and chattr +i is not available here")
-        result = run_monitor("check", "--config", str(config))
+        result = invoke_monitor("check", "--config", str(config))
     finally:
         if immutable:
             subprocess.run(["chattr", "-i", str(state)], check=True)
@@ -112,6 +104,6 @@ def test_a_database_in_a_folder_that_is_not_writable(tmp_path):
 def test_a_database_in_a_folder_that_does_not_exist(tmp_path):
     config = write_config(tmp_path, [])
     config.write_text(config.read_text().replace('database = "monitor.db"', 'database = "nowhere/monitor.db"'))
-    result = run_monitor("check", "--config", str(config))
+    result = invoke_monitor("check", "--config", str(config))
     assert result.code == 2
     assert f"the folder {tmp_path / 'nowhere'} does not exist" in result.stderr

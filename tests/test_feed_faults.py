@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import signal
-import subprocess
-import sys
-import time
 from collections import Counter
 from datetime import datetime, timezone
 
 import pytest
-from conftest import monitor_env, query, run_monitor, write_config
+from conftest import invoke_monitor, query, wait_for, write_config
 from content import ARTICLES, item_for, rss
 
 from monitor.schedule import (
@@ -33,13 +29,13 @@ def test_a_failing_feed_backs_off_exponentially_up_to_the_cap(site, tmp_path):
                           monitor='private_networks = true\nbackoff_max = "1h"\n')
     minutes = []
     for _ in range(5):
-        assert run_monitor("check", "--force", "--config", str(config)).code == 1
+        assert invoke_monitor("check", "--force", "--config", str(config)).code == 1
         delay, errors, error = schedule(tmp_path / "monitor.db")
         minutes.append(delay)
     assert minutes == [10, 20, 40, 60, 60]
     assert errors == 5 and "HTTP 500" in error
     site.put("/f", rss("f", []), "application/rss+xml")
-    assert run_monitor("check", "--force", "--config", str(config)).code == 0
+    assert invoke_monitor("check", "--force", "--config", str(config)).code == 0
     assert schedule(tmp_path / "monitor.db")[:2] == (10, 0)     # back to its interval, errors forgotten
 
 
@@ -52,7 +48,7 @@ def test_a_failing_feed_backs_off_exponentially_up_to_the_cap(site, tmp_path):
 def test_server_hints_are_honoured(site, tmp_path, headers, status, minutes):
     site.put("/f", rss("f", []) if status == 200 else "busy", "application/rss+xml", status=status, headers=headers)
     config = write_config(tmp_path, [{"name": "f", "url": site.url("/f"), "interval": "10m"}])
-    run_monitor("check", "--config", str(config))
+    invoke_monitor("check", "--config", str(config))
     assert schedule(tmp_path / "monitor.db")[0] == minutes
 
 
@@ -62,11 +58,11 @@ def test_check_respects_retry_after_backoff_and_hints_and_force_polls_now(site, 
     site.put("/g", rss("g", []), "application/rss+xml", headers={"Cache-Control": "max-age=3600"})
     config = write_config(tmp_path, [{"name": "f", "url": site.url("/f"), "interval": "10m"},
                                      {"name": "g", "url": site.url("/g"), "interval": "10m"}])
-    first = run_monitor("check", "--config", str(config))
+    first = invoke_monitor("check", "--config", str(config))
     assert first.code == 1 and 'feed "f" failed: HTTP 503' in first.stderr
     (retry_at,), = query(tmp_path / "monitor.db", "SELECT next_check FROM feeds WHERE name = 'f'")
     for _ in range(2):
-        again = run_monitor("check", "--config", str(config))
+        again = invoke_monitor("check", "--config", str(config))
         assert site.statuses("/f") == [503] and site.statuses("/g") == [200]   # neither polled again
         assert again.code == 1, again.output                                 # f still counts as failing
         when = datetime.fromtimestamp(retry_at, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
@@ -74,7 +70,7 @@ def test_check_respects_retry_after_backoff_and_hints_and_force_polls_now(site, 
         assert line.startswith('monitor: feed "f" is failing: HTTP 503')
         assert line.endswith(f"(1 failure in a row; next try {when}, or now with --force)")
         assert "2 feeds: 0 fetched, 0 not modified, 0 failed, 2 not due yet" in again.stderr
-    forced = run_monitor("check", "--force", "--config", str(config))
+    forced = invoke_monitor("check", "--force", "--config", str(config))
     assert site.statuses("/f") == [503, 503] and site.statuses("/g") == [200, 304]
     assert 'feed "f" failed: HTTP 503' in forced.stderr
 
@@ -85,7 +81,7 @@ def test_backoff_counts_from_the_end_of_a_slow_attempt(site, tmp_path):
     site.put("/f", rss("f", []), "application/rss+xml", delay=5)
     config = write_config(tmp_path, [{"name": "f", "url": site.url("/f"), "interval": "10m"}],
                           monitor='private_networks = true\ntimeout = "2s"\n')
-    result = run_monitor("check", "-v", "--config", str(config))   # -v: the feed_failed log line
+    result = invoke_monitor("check", "-v", "--config", str(config))   # -v: the feed_failed log line
     assert result.code == 1 and 'feed "f" failed' in result.stderr, result.output
     (next_check, started), = query(tmp_path / "monitor.db", "SELECT next_check, last_checked FROM feeds")
     assert next_check - started >= 600 + 2
@@ -99,14 +95,14 @@ def test_feeds_polled_together_are_spread_apart(site, tmp_path):
     feeds = [{"name": f"feed{i}", "url": site.put(f"/f{i}", rss(f"f{i}", []), "application/rss+xml"),
               "interval": "10m"} for i in range(30)]
     config = write_config(tmp_path, feeds)
-    assert run_monitor("check", "--config", str(config)).code == 0
+    assert invoke_monitor("check", "--config", str(config)).code == 0
     db = tmp_path / "monitor.db"
     waits = dict(query(db, "SELECT name, next_check - last_checked FROM feeds"))
     assert all(600 <= wait < 630 for wait in waits.values())          # never sooner; 30 s more at most
     assert max(Counter(int(wait) for wait in waits.values()).values()) <= 5
     assert max(waits.values()) - min(waits.values()) >= 20
     # each feed's share is its own: the same on the next pass
-    assert run_monitor("check", "--force", "--config", str(config)).code == 0
+    assert invoke_monitor("check", "--force", "--config", str(config)).code == 0
     again = dict(query(db, "SELECT name, next_check - last_checked FROM feeds"))
     assert {name: round(wait, 3) for name, wait in again.items()} == {name: round(wait, 3) for name, wait in waits.items()}
 
@@ -127,7 +123,7 @@ def test_rss_ttl_is_honoured(site, tmp_path):
     site.put("/f", rss("f", []).replace("<description>test feed</description>",
                                         "<description>test feed</description><ttl>90</ttl>"), "application/rss+xml")
     config = write_config(tmp_path, [{"name": "f", "url": site.url("/f"), "interval": "10m"}])
-    run_monitor("check", "--config", str(config))
+    invoke_monitor("check", "--config", str(config))
     assert schedule(tmp_path / "monitor.db")[0] == 90
 
 
@@ -143,7 +139,7 @@ def test_the_schedule_functions():
     assert parse_retry_after("soon", now) is None
 
 
-def test_a_failing_feed_is_never_given_up_and_notices_go_out_once_each_way(site, webhook, tmp_path):
+def test_a_failing_feed_is_never_given_up_and_notices_go_out_once_each_way(site, webhook, tmp_path, spawn):
     site.put("/f", "down", status=503)
     good = site.put("/good", rss("g", [item_for(ARTICLES["en-chips"], site)]), "application/rss+xml")
     config = write_config(
@@ -152,29 +148,22 @@ def test_a_failing_feed_is_never_given_up_and_notices_go_out_once_each_way(site,
         channels={"hook": webhook.url()},
         monitor='private_networks = true\nbackoff_max = "1s"\nnotice_after = 3\n',
     )
-    daemon = subprocess.Popen([sys.executable, "-m", "monitor", "run", "--config", str(config)],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=monitor_env())
-    try:
-        deadline = time.monotonic() + 60
-        while len(site.statuses("/f")) < 8 and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert len(site.statuses("/f")) >= 8                      # still being tried, failure after failure
-        down = [m for m in webhook.received if "is failing" in m["title"]]
-        assert [m["title"] for m in down] == ["monitor: feed f is failing"]
-        assert "has failed 3 times in a row" in down[0]["message"] and "HTTP 503" in down[0]["message"]
-        assert any(ARTICLES["en-chips"].title in m["title"] for m in webhook.received)   # the good feed went on
+    daemon = spawn("run", "--config", config)
+    wait_for(lambda: len(site.statuses("/f")) >= 8, what="eight polls of the failing feed", alive=daemon)
+    # still being tried, failure after failure
+    down = [m for m in webhook.received if "is failing" in m["title"]]
+    assert [m["title"] for m in down] == ["monitor: feed f is failing"]
+    assert "has failed 3 times in a row" in down[0]["message"] and "HTTP 503" in down[0]["message"]
+    assert any(ARTICLES["en-chips"].title in m["title"] for m in webhook.received)   # the good feed went on
 
-        site.put("/f", rss("f", []), "application/rss+xml")
-        deadline = time.monotonic() + 30
-        while not any("works again" in m["title"] for m in webhook.received) and time.monotonic() < deadline:
-            time.sleep(0.2)
-        polls = len(site.statuses("/f"))
-        while len(site.statuses("/f")) < polls + 3 and time.monotonic() < deadline + 30:
-            time.sleep(0.2)
-    finally:
-        daemon.send_signal(signal.SIGTERM)
-        _, stderr = daemon.communicate(timeout=60)
-    assert daemon.returncode == 0, stderr
+    site.put("/f", rss("f", []), "application/rss+xml")
+    wait_for(lambda: any("works again" in m["title"] for m in webhook.received), timeout=30,
+             what="the recovery notice", alive=daemon)
+    polls = len(site.statuses("/f"))
+    wait_for(lambda: len(site.statuses("/f")) >= polls + 3, timeout=30, what="three polls after recovery",
+             alive=daemon)
+    assert daemon.stop(timeout=60) == 0, daemon.stderr
+    stderr = daemon.stderr
     notices = [m["title"] for m in webhook.received if m["title"].startswith("monitor:")]
     assert notices == ["monitor: feed f is failing", "monitor: feed f works again"]
     assert "event=feed_recovered feed=f" in stderr
@@ -186,5 +175,5 @@ def test_notices_can_be_switched_off(site, webhook, tmp_path):
     config = write_config(tmp_path, [{"name": "f", "url": site.url("/f")}], channels={"hook": webhook.url()},
                           monitor="private_networks = true\nnotice_after = 0\n")
     for _ in range(3):
-        run_monitor("check", "--force", "--config", str(config))
+        invoke_monitor("check", "--force", "--config", str(config))
     assert webhook.received == []

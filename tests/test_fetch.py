@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
+from conftest import fetch
 
 from monitor.errors import (
     BlockedAddress,
@@ -13,14 +12,7 @@ from monitor.errors import (
     ResponseTooLarge,
     TooManyRedirects,
 )
-from monitor.fetch import HttpClient, Limits, is_public
-
-
-def fetch(url: str, *, trusted: bool = False, private_networks: bool = False, limits: Limits = Limits(), **kw):
-    async def go():
-        async with HttpClient(user_agent="monitor-test", private_networks=private_networks, limits=limits) as client:
-            return await client.get(url, trusted=trusted, **kw)
-    return asyncio.run(go())
+from monitor.fetch import Limits, is_public
 
 
 def test_conditional_get(site):
@@ -109,12 +101,7 @@ def test_every_redirect_hop_is_checked(site):
     site.put("/page", "<p>internal</p>")
     site.put("/hop", "", status=302, headers={"Location": f"http://127.0.0.2:{site.port}/page"})
     only_one = {"127.0.0.1"}.__contains__
-
-    async def go(url):
-        async with HttpClient(user_agent="t", private_networks=False, allowed=only_one) as client:
-            return await client.get(url, trusted=False)
-
-    assert asyncio.run(go(site.url("/page"))).body == b"<p>internal</p>"    # the policy lets 127.0.0.1 in
+    assert fetch(site.url("/page"), allowed=only_one).body == b"<p>internal</p>"    # the policy lets 127.0.0.1 in
     with pytest.raises(BlockedAddress, match="127.0.0.2"):
-        asyncio.run(go(site.url("/hop")))
+        fetch(site.url("/hop"), allowed=only_one)
     assert site.statuses("/page") == [200]                                   # the second hop never reached it

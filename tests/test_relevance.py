@@ -11,11 +11,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import assert_no_traceback, query, run_monitor, write_config
+from conftest import assert_no_traceback, invoke_monitor, query, write_config
 from content import item_for, page, rss
 
 from monitor.relevance import model as model_file
-from monitor.relevance.encoder import Encoder, clean
+from monitor.relevance.encoder import clean
 from monitor.relevance.judge import View
 
 # Written for these tests. Neither story holds a word of RULES_TOML, nor of the rules below.
@@ -57,11 +57,6 @@ topic = "blacklists"
 mode = "both"
 any = ["export controls"]
 """
-
-
-@pytest.fixture(scope="module")
-def encoder():
-    return Encoder()
 
 
 def _article(site, slug, lang, title, paragraphs, summary=""):
@@ -164,7 +159,7 @@ def test_a_broken_model_file_is_a_config_error_that_names_the_key_and_the_fault(
     path, message = _broken_models(tmp_path)[fault]
     rules = TOPIC_RULES.replace("threshold = 0.35", f'threshold = 0.35\nmodel = "{path.name}"')
     config = write_config(tmp_path, [{"name": "f", "url": "http://127.0.0.1:9/feed"}], rules=rules)
-    result = run_monitor("validate", "--config", str(config))
+    result = invoke_monitor("validate", "--config", str(config))
     assert result.code == 2, result.output
     assert_no_traceback(result)
     line = next(line for line in result.stderr.splitlines() if ".model:" in line)
@@ -176,7 +171,7 @@ def test_check_alerts_a_story_without_any_rule_word_and_says_why(site, webhook, 
     feed = site.put("/feeds/wire", rss("wire", items), "application/rss+xml")
     config = write_config(tmp_path, [{"name": "wire", "url": feed}], rules=TOPIC_RULES,
                           channels={"hook": webhook.url()})
-    result = run_monitor("check", "-v", "--config", str(config))
+    result = invoke_monitor("check", "-v", "--config", str(config))
     assert result.code == 0, result.output
     assert result.stderr.count("event=encoder_loaded") == 1     # once, in the main process
     titles = sorted(m["message"].splitlines()[0] for m in webhook.received)
@@ -189,7 +184,7 @@ def test_check_alerts_a_story_without_any_rule_word_and_says_why(site, webhook, 
     # the market report holds "export controls" in passing: mode "both" let the topic veto it
     stored = dict(query(tmp_path / "monitor.db", "SELECT title, status FROM articles"))
     assert stored[MARKET[2]] == "no_match" and stored[POLISH[2]] == "matched"
-    again = run_monitor("check", "-v", "--force", "--config", str(config))   # nothing new: no encoder loaded
+    again = invoke_monitor("check", "-v", "--force", "--config", str(config))   # nothing new: no encoder loaded
     assert again.code == 0 and "event=feed_polled" in again.stderr, again.output
     assert "encoder_loaded" not in again.stderr and len(webhook.received) == 2
 
@@ -199,30 +194,30 @@ def test_feedback_is_stored_survives_and_trains_a_model_to_try_before_it_goes_li
     feed = site.put("/feeds/wire", rss("wire", items), "application/rss+xml")
     config = write_config(tmp_path, [{"name": "wire", "url": feed}], rules=TOPIC_RULES,
                           channels={"hook": webhook.url()})
-    assert run_monitor("check", "--config", str(config)).code == 0
+    assert invoke_monitor("check", "--config", str(config)).code == 0
     chinese_url = next(i["link"] for i in items if i["title"] == CHINESE[2])
-    said = run_monitor("feedback", "--config", str(config), chinese_url, "no")
+    said = invoke_monitor("feedback", "--config", str(config), chinese_url, "no")
     assert said.code == 0, said.output
     assert "not relevant" in said.stdout
     polish_id = query(tmp_path / "monitor.db", "SELECT id FROM articles WHERE title = ?", POLISH[2])[0][0]
-    assert run_monitor("feedback", "--config", str(config), str(polish_id), "yes").code == 0
+    assert invoke_monitor("feedback", "--config", str(config), str(polish_id), "yes").code == 0
     market_id = query(tmp_path / "monitor.db", "SELECT id FROM articles WHERE title = ?", MARKET[2])[0][0]
-    assert run_monitor("feedback", "--config", str(config), str(market_id), "no").code == 0
+    assert invoke_monitor("feedback", "--config", str(config), str(market_id), "no").code == 0
     stored = query(tmp_path / "monitor.db",
                    "SELECT a.title, f.relevant FROM feedback f JOIN articles a ON a.id = f.article_id ORDER BY a.id")
     assert sorted(stored) == sorted([(CHINESE[2], 0), (POLISH[2], 1), (MARKET[2], 0)])
 
-    unknown = run_monitor("feedback", "--config", str(config), "99999", "yes")
+    unknown = invoke_monitor("feedback", "--config", str(config), "99999", "yes")
     assert unknown.code == 1 and unknown.stderr.count("\n") == 1, unknown.output
     assert "no article '99999'" in unknown.stderr
-    bad = run_monitor("feedback", "--config", str(config), str(polish_id), "maybe")
+    bad = invoke_monitor("feedback", "--config", str(config), str(polish_id), "maybe")
     assert bad.code == 2 and "Traceback" not in bad.output
 
-    trained = run_monitor("train", "--config", str(config), "--output", str(tmp_path / "candidate.npz"))
+    trained = invoke_monitor("train", "--config", str(config), "--output", str(tmp_path / "candidate.npz"))
     assert trained.code == 0, trained.output
     assert "3 judgements of yours" in trained.stdout
     assert (tmp_path / "candidate.npz").exists() and not (tmp_path / "blacklists.npz").exists()
-    tried = run_monitor("backtest", "--config", str(config), "--model", str(tmp_path / "candidate.npz"))
+    tried = invoke_monitor("backtest", "--config", str(config), "--model", str(tmp_path / "candidate.npz"))
     assert tried.code == 0, tried.output
     # trained on "not relevant" for the Chinese story, the candidate no longer alerts it
     assert "-1 would no longer alert" in tried.stdout.split("blacklist-stories: ")[1].splitlines()[0]
@@ -255,7 +250,7 @@ LABELLED = [
 def test_evaluate_scores_a_labelled_file_per_language_and_cross_validates(tmp_path):
     config = write_config(tmp_path, [{"name": "f", "url": "http://127.0.0.1:9/feed"}], rules=TOPIC_RULES)
     labels = _labels(tmp_path / "labels.jsonl", LABELLED)
-    result = run_monitor("evaluate", "--config", str(config), "--labels", str(labels), "--misses")
+    result = invoke_monitor("evaluate", "--config", str(config), "--labels", str(labels), "--misses")
     assert result.code == 0, result.output
     lines = result.stdout.splitlines()
     assert lines[0].split() == ["lang", "items", "relevant", "alerts", "precision", "recall", "F1"]
@@ -263,25 +258,25 @@ def test_evaluate_scores_a_labelled_file_per_language_and_cross_validates(tmp_pa
             ("en", "nl", "de", "all")}
     assert rows["all"][1:3] == ["8", "4"]          # the borderline item is not scored
     assert rows["en"][1:3] == ["4", "2"] and rows["nl"][1:3] == ["2", "1"]
-    crossed = run_monitor("evaluate", "--config", str(config), "--labels", str(labels), "--cross-validate", "2")
+    crossed = invoke_monitor("evaluate", "--config", str(config), "--labels", str(labels), "--cross-validate", "2")
     assert crossed.code == 0, crossed.output
     assert "2-fold cross-validation: topic 'blacklists'" in crossed.stdout
     broken = tmp_path / "broken.jsonl"
     broken.write_text('{"id": "a", "label": "relevant", "title": "x"}\nnot json\n', encoding="utf-8")
-    failed = run_monitor("evaluate", "--config", str(config), "--labels", str(broken))
+    failed = invoke_monitor("evaluate", "--config", str(config), "--labels", str(broken))
     assert failed.code == 1 and f"{broken}:2: not JSON" in failed.stderr
     assert_no_traceback(failed)
 
 
 def test_train_refuses_what_it_cannot_learn_from_in_one_line(tmp_path):
     config = write_config(tmp_path, [{"name": "f", "url": "http://127.0.0.1:9/feed"}], rules=TOPIC_RULES)
-    nothing = run_monitor("train", "--config", str(config), "--output", str(tmp_path / "m.npz"))
+    nothing = invoke_monitor("train", "--config", str(config), "--output", str(tmp_path / "m.npz"))
     assert nothing.code == 1 and "nothing to train on" in nothing.stderr, nothing.output
     one_sided = _labels(tmp_path / "one.jsonl", [r for r in LABELLED if r[3] == "relevant"])
-    failed = run_monitor("train", "--config", str(config), "--labels", str(one_sided), "--output",
+    failed = invoke_monitor("train", "--config", str(config), "--labels", str(one_sided), "--output",
                          str(tmp_path / "m.npz"))
     assert failed.code == 1 and "relevant and not relevant examples" in failed.stderr, failed.output
-    no_path = run_monitor("train", "--config", str(config), "--labels", str(_labels(tmp_path / "l.jsonl", LABELLED)))
+    no_path = invoke_monitor("train", "--config", str(config), "--labels", str(_labels(tmp_path / "l.jsonl", LABELLED)))
     assert no_path.code == 1 and "has no 'model' file" in no_path.stderr
     for result in (nothing, failed, no_path):
         assert_no_traceback(result)
@@ -293,8 +288,8 @@ DEV = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "relevance-dev
 @pytest.mark.skipif(not DEV.exists(), reason="needs ../shared/corpus/relevance-dev (real labelled feed items)")
 def test_on_real_english_and_dutch_news_items_it_does_not_see_the_shipped_config_finds_nine_in_ten():
     root = Path(__file__).resolve().parents[1]
-    result = run_monitor("evaluate", "--config", str(root / "config.toml"), "--labels", str(DEV),
-                         "--cross-validate", "5", timeout=600)
+    result = invoke_monitor("evaluate", "--config", str(root / "config.toml"), "--labels", str(DEV),
+                            "--cross-validate", "5")
     assert result.code == 0, result.output
     rows = {line.split()[0]: line.split() for line in result.stdout.splitlines() if line.split()}
     # measured on this file alone: en 0.93 / 0.93, nl 0.87 / 0.93 (README, "How well it works", has all files)

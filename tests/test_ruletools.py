@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from conftest import assert_no_traceback, query, run_monitor, write_config
+from datetime import datetime, timezone
+
+from conftest import assert_no_traceback, invoke_monitor, query, write_config
 from content import ARTICLES, atom, item_for, page, rss
 
 RULES = """
@@ -22,11 +24,24 @@ languages = ["en"]
 """
 
 
+# two rules that tell what text explain judges: the article's last paragraph, and none of the page's
+# boilerplate (cookie banner, navigation, "Most read" sidebar, footer; see content.page)
+READING_RULES = """
+[[rules]]
+name = "last-paragraph"
+any = ["Gegenmaßnahmen"]
+
+[[rules]]
+name = "boilerplate"
+any = ["cookies", "Most read", "Imprint", "Sport"]
+"""
+
+
 def test_explain_a_file_shows_verdicts_terms_in_context_and_reasons(tmp_path):
-    config = write_config(tmp_path, [], rules=RULES)
+    config = write_config(tmp_path, [], rules=RULES + READING_RULES)
     html = tmp_path / "artikel.html"
     html.write_text(page(ARTICLES["de-exportkontrollen"]), encoding="utf-8")
-    result = run_monitor("explain", "--config", str(config), str(html))
+    result = invoke_monitor("explain", "--config", str(config), str(html))
     assert result.code == 0, result.output
     out = result.stdout
     assert "Language: de (detected, confidence" in out
@@ -37,14 +52,16 @@ def test_explain_a_file_shows_verdicts_terms_in_context_and_reasons(tmp_path):
     assert "no match huawei" in out
     assert "languages: the article is in de; the rule wants en" in out
     assert "\x1b[" not in out                      # piped: plain text, terms marked with [ ]
-    assert "Gegenmaßnahmen" not in out or "Most read" not in out
+    # the text judged is the article, to its last paragraph, without the page's boilerplate
+    assert "MATCH    last-paragraph" in out and "kündigten [Gegenmaßnahmen] an" in out
+    assert "no match boilerplate" in out
 
 
 def test_explain_in_colour_and_for_one_rule(tmp_path):
     config = write_config(tmp_path, [], rules=RULES)
     html = tmp_path / "a.html"
     html.write_text(page(ARTICLES["en-huawei"]), encoding="utf-8")
-    result = run_monitor("explain", "--config", str(config), str(html), "--rule", "huawei", "--color")
+    result = invoke_monitor("explain", "--config", str(config), str(html), "--rule", "huawei", "--color")
     assert result.code == 0
     assert "\x1b[" in result.stdout and "chips" not in result.stdout
     assert "MATCH" in result.stdout
@@ -53,7 +70,7 @@ def test_explain_in_colour_and_for_one_rule(tmp_path):
 def test_explain_a_url_and_a_forced_language(site, tmp_path):
     config = write_config(tmp_path, [], rules=RULES)
     url = site.put("/a", page(ARTICLES["en-huawei"]))
-    result = run_monitor("explain", "--config", str(config), url, "--language", "de")
+    result = invoke_monitor("explain", "--config", str(config), url, "--language", "de")
     assert result.code == 0, result.output
     assert "Language: de (given with --language)" in result.stdout
     assert "the article is in de; the rule wants en" in result.stdout
@@ -66,10 +83,10 @@ def test_explain_says_what_is_wrong(tmp_path, site):
         ([str(config), "--rule", "nope"], "no rule named 'nope'"),
         ([str(config), "--language", "german"], "is not a bare ISO 639-1 code"),
     ]:
-        result = run_monitor("explain", "--config", str(config), *args)
+        result = invoke_monitor("explain", "--config", str(config), *args)
         assert result.code == 2 and message in result.stderr, result.output
         assert_no_traceback(result)
-    missing = run_monitor("explain", "--config", str(config), site.url("/gone"))
+    missing = invoke_monitor("explain", "--config", str(config), site.url("/gone"))
     assert missing.code == 1 and "HTTP 404" in missing.stderr
 
 
@@ -82,7 +99,7 @@ query = '(Huawei AND Handel) OR (Nvidia AND chip*)'
     config = write_config(tmp_path, [], rules=rules)
     note = tmp_path / "note.txt"
     note.write_text("Export rules for chips were tightened again on Tuesday, officials in Washington said.")
-    result = run_monitor("explain", "--config", str(config), str(note))
+    result = invoke_monitor("explain", "--config", str(config), str(note))
     assert result.code == 0, result.output
     assert result.stdout.splitlines()[-4:] == [
         "no match either",
@@ -96,7 +113,7 @@ def test_explain_plain_text_files(tmp_path):
     config = write_config(tmp_path, [], rules=RULES)
     note = tmp_path / "note.txt"
     note.write_text("Nvidia may again sell the H20 in China, officials said on Tuesday in Washington.")
-    result = run_monitor("explain", "--config", str(config), str(note))
+    result = invoke_monitor("explain", "--config", str(config), str(note))
     assert "MATCH    chips" in result.stdout
 
 
@@ -113,7 +130,7 @@ name = "huawei"
 any = ["Huawei"]
 """
     config = write_config(tmp_path, [{"name": "f", "url": url}], rules=before, channels={"hook": webhook.url()})
-    assert run_monitor("check", "--config", str(config)).code == 0
+    assert invoke_monitor("check", "--config", str(config)).code == 0
     after = """
 [[rules]]
 name = "chips"
@@ -128,30 +145,34 @@ name = "weather"
 terms.nl = ["nachtvorst"]
 """
     write_config(tmp_path, [{"name": "f", "url": url}], rules=after, channels={"hook": webhook.url()})
-    result = run_monitor("backtest", "--config", str(config))
+    result = invoke_monitor("backtest", "--config", str(config))
     assert result.code == 0, result.output
     out = result.stdout
     assert "4 articles kept since" in out
     assert "chips: +0 would now alert, -1 would no longer alert (1 matching)" in out
-    assert "  - 2026" in out or "  - " in out
-    assert ARTICLES["de-exportkontrollen"].title in out
+    # the article each change concerns, with its date, language and link
+    german, weather = ARTICLES["de-exportkontrollen"], ARTICLES["nl-weer"]
+    assert (f"  - {datetime.now(timezone.utc) - german.age:%Y-%m-%d}  de  {german.title}\n"
+            f"      {site.url('/news/de-exportkontrollen')}\n") in out, out
+    assert (f"  + {datetime.now(timezone.utc) - weather.age:%Y-%m-%d}  nl  {weather.title}\n"
+            f"      {site.url('/news/nl-weer')}\n") in out, out
     assert "huawei: no change (1 matching)" in out
-    assert "weather: +1 would now alert, -0 would no longer alert" in out and ARTICLES["nl-weer"].title in out
-    only = run_monitor("backtest", "--config", str(config), "--rule", "weather")
+    assert "weather: +1 would now alert, -0 would no longer alert" in out
+    only = invoke_monitor("backtest", "--config", str(config), "--rule", "weather")
     assert "chips" not in only.stdout and "weather: +1" in only.stdout
-    assert run_monitor("backtest", "--config", str(config), "--rule", "nope").code == 2
-    assert run_monitor("backtest", "--config", str(config), "--since", "soon").code == 2
+    assert invoke_monitor("backtest", "--config", str(config), "--rule", "nope").code == 2
+    assert invoke_monitor("backtest", "--config", str(config), "--since", "soon").code == 2
 
 
 def test_texts_are_kept_compressed_then_pruned(site, tmp_path):
     url = site.put("/f", atom("f", [item_for(ARTICLES["fr-controles"], site)]), "application/atom+xml")
     config = write_config(tmp_path, [{"name": "f", "url": url}], rules=RULES,
                           monitor='private_networks = true\nkeep_text = "7d"\n')
-    run_monitor("check", "--config", str(config))
+    invoke_monitor("check", "--config", str(config))
     db = tmp_path / "monitor.db"
     (size,), = query(db, "SELECT length(text) FROM articles")
     assert 0 < size < len(" ".join(ARTICLES["fr-controles"].paragraphs).encode())   # kept, compressed
     query(db, "UPDATE articles SET first_seen = first_seen - 8 * 86400")
-    run_monitor("check", "--config", str(config))
+    invoke_monitor("check", "--config", str(config))
     assert query(db, "SELECT text IS NULL, title FROM articles") == [(1, ARTICLES["fr-controles"].title)]
-    assert "0 articles kept" in run_monitor("backtest", "--config", str(config), "--since", "30d").stdout
+    assert "0 articles kept" in invoke_monitor("backtest", "--config", str(config), "--since", "30d").stdout

@@ -13,29 +13,17 @@ Every test runs the real command line against real local servers (tests/servers.
 from __future__ import annotations
 
 import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
-from conftest import assert_no_traceback, monitor_env, query, run_monitor, write_config
+from conftest import assert_no_traceback, invoke_monitor, monitor_env, query, run_monitor, wait_for, write_config
 from content import ARTICLES, item_for, rss
-from servers import Webhook
+from servers import Webhook, free_port
 
 SECRET = "S3cretTokenValue"          # a password in the URL: apprise masks it as ****
 PATH_SECRET = "S3cretPathToken123"   # a token in the URL's path, as many webhooks carry theirs
 TOPIC_SECRET = "S3cretTopicName9"    # an ntfy topic: whoever knows it can read the channel
 WARNING = "monitor: warning:"
-
-
-def closed_port() -> int:
-    """A local port nothing listens on: senders get 'connection refused'."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def feed(site, slugs=("en-chips",), interval: str | None = None) -> dict:
@@ -71,7 +59,7 @@ def chmod(path: Path, mode: int) -> Path:
 def test_check_validate_alerts_and_the_database_never_show_the_token(site, webhook, tmp_path):
     with Webhook() as failing:
         failing.fail_with = 500
-        down = closed_port()
+        down = free_port()
         config = write_config(
             tmp_path, [feed(site)],
             channels={
@@ -81,7 +69,7 @@ def test_check_validate_alerts_and_the_database_never_show_the_token(site, webho
             },
             monitor="private_networks = true\ndelivery_attempts = 2\n",
         )
-        first = run_monitor("check", "-v", "--config", str(config))
+        first = invoke_monitor("check", "-v", "--config", str(config))
         assert first.code == 1, first.output                      # two targets failed
         assert len(webhook.received) == 1 and failing.attempts == 1
         assert "event=alert_sent" in first.stderr and "event=alert_failed" in first.stderr
@@ -92,14 +80,14 @@ def test_check_validate_alerts_and_the_database_never_show_the_token(site, webho
 
         # the failed deliveries are due again at once; their second failure makes them dead letters
         query(tmp_path / "monitor.db", "UPDATE deliveries SET next_attempt = 0 WHERE status = 'pending'")
-        second = run_monitor("check", "-v", "--config", str(config))
+        second = invoke_monitor("check", "-v", "--config", str(config))
         assert second.code == 1, second.output
         assert second.stderr.count("event=alert_dead") == 2, second.stderr
         assert failing.attempts == 2
 
-    validate = run_monitor("validate", "--config", str(config))
-    alerts = run_monitor("alerts", "--config", str(config))
-    retry = run_monitor("retry", "--config", str(config))
+    validate = invoke_monitor("validate", "--config", str(config))
+    alerts = invoke_monitor("alerts", "--config", str(config))
+    retry = invoke_monitor("retry", "--config", str(config))
     assert validate.code == 0 and alerts.code == 0 and retry.code == 0, validate.output + alerts.output + retry.output
     for port in (webhook.port, failing.port, down):
         assert masked(port) in validate.stdout
@@ -115,44 +103,10 @@ def test_check_validate_alerts_and_the_database_never_show_the_token(site, webho
     assert_clean(stored_bytes(tmp_path), SECRET, where="database file")
 
 
-class Daemon:
-    def __init__(self, config: Path, log: Path, env: dict | None = None):
-        self._log = open(log, "w", encoding="utf-8")  # noqa: SIM115  (a file, not a pipe: never blocks)
-        self.log = log
-        self.proc = subprocess.Popen([sys.executable, "-m", "monitor", "run", "--config", str(config)],
-                                     stdout=subprocess.PIPE, stderr=self._log, text=True, env=env or monitor_env())
-
-    def stop(self) -> tuple[int, str, str]:
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            stdout, _ = self.proc.communicate(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.communicate()
-            raise AssertionError("monitor run ignored SIGTERM") from None
-        finally:
-            self._log.close()
-        return self.proc.returncode, stdout, self.log.read_text(encoding="utf-8")
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.communicate()
-        self._log.close()
-
-
-def wait_for(condition, what: str, daemon: Daemon, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert daemon.proc.poll() is None, f"monitor run exited: {daemon.log.read_text()}"
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.1)
-
-
-def test_run_never_shows_the_token_in_its_logs_or_database(site, webhook, tmp_path):
+def test_run_never_shows_the_token_in_its_logs_or_database(site, webhook, tmp_path, spawn):
     with Webhook() as failing:
         failing.fail_with = 500
-        down = closed_port()
+        down = free_port()
         config = write_config(
             tmp_path, [feed(site, ("en-chips", "fr-huawei"), interval="1s")],
             channels={
@@ -161,16 +115,14 @@ def test_run_never_shows_the_token_in_its_logs_or_database(site, webhook, tmp_pa
                 "ops": f"json://monitor:{SECRET}@127.0.0.1:{down}/hook",
             },
         )
-        daemon = Daemon(config, tmp_path / "run.log")
-        try:
-            db = tmp_path / "monitor.db"
-            wait_for(lambda: len(webhook.received) == 2, "the alerts to the working target", daemon)
-            wait_for(lambda: db.exists() and query(
-                db, "SELECT count(*) FROM deliveries WHERE last_error IS NOT NULL")[0][0] >= 2,
-                "both failing targets to have failed", daemon)
-            code, stdout, stderr = daemon.stop()
-        finally:
-            daemon.kill()
+        daemon = spawn("run", "--config", config)
+        db = tmp_path / "monitor.db"
+        wait_for(lambda: len(webhook.received) == 2, what="the alerts to the working target", alive=daemon)
+        wait_for(lambda: db.exists() and query(
+            db, "SELECT count(*) FROM deliveries WHERE last_error IS NOT NULL")[0][0] >= 2,
+            what="both failing targets to have failed", alive=daemon)
+        code = daemon.stop()
+    stdout, stderr = daemon.stdout, daemon.stderr
     assert code == 0, stderr
     assert "event=alert_sent" in stderr and "event=alert_failed" in stderr   # INFO and WARNING both ran
     assert masked(webhook.port) in stderr
@@ -197,11 +149,11 @@ def test_channel_file_delivers_through_the_urls_it_holds(site, webhook, tmp_path
     elsewhere = tmp_path / "cwd"
     elsewhere.mkdir()
 
-    result = run_monitor("check", "-v", "--config", str(config), cwd=elsewhere)
+    result = invoke_monitor("check", "-v", "--config", str(config), cwd=elsewhere)
     assert result.code == 0, result.output
     assert sorted(m["path"] for m in webhook.received) == ["/first", "/second"]
     assert WARNING not in result.stderr            # a 0644 config, but the secret is not in it
-    validate = run_monitor("validate", "--config", str(config), cwd=elsewhere)
+    validate = invoke_monitor("validate", "--config", str(config), cwd=elsewhere)
     assert validate.code == 0, validate.output
     assert f"chat: {masked(webhook.port, '/first')}" in validate.stdout
     assert f"chat: {masked(webhook.port, '/second')}" in validate.stdout
@@ -220,7 +172,7 @@ def test_channel_file_that_gives_no_url_is_a_config_error(tmp_path, case):
     elif case == "a-folder":
         path.mkdir()
     config = write_config(tmp_path, [], channels={"chat_file": "chat.url"})
-    result = run_monitor("check", "--config", str(config))
+    result = invoke_monitor("check", "--config", str(config))
     assert result.code == 2, result.output
     assert "channels.chat_file" in result.stderr, result.stderr
     assert_no_traceback(result)
@@ -256,7 +208,7 @@ def test_channels_written_as_a_string_is_an_error_that_does_not_repeat_the_url(t
     config.write_text(f'channels = "json://monitor:{SECRET}@127.0.0.1:9/hook"\n'
                       '[[rules]]\nname = "r"\nany = ["export controls"]\n', encoding="utf-8")
     chmod(config, 0o600)
-    result = run_monitor("validate", "--config", str(config))
+    result = invoke_monitor("validate", "--config", str(config))
     assert result.code == 2, result.output
     assert "channels" in result.stderr
     assert_clean(result.output, SECRET)
@@ -271,10 +223,10 @@ def test_env_variables_are_expanded_and_stay_masked(site, webhook, tmp_path):
         channels={"chat": f"json://monitor:${{HOOK_TOKEN}}@127.0.0.1:{webhook.port}/${{HOOK_PATH}}"},
     )
     env = monitor_env(HOOK_TOKEN=SECRET, HOOK_PATH="from-the-environment")
-    result = run_monitor("check", "-v", "--config", str(config), env=env)
+    result = invoke_monitor("check", "-v", "--config", str(config), env=env)
     assert result.code == 0, result.output
     assert [m["path"] for m in webhook.received] == ["/from-the-environment"]
-    validate = run_monitor("validate", "--config", str(config), env=env)
+    validate = invoke_monitor("validate", "--config", str(config), env=env)
     assert validate.code == 0, validate.output
     assert f"chat: {masked(webhook.port, '/from-the-environment')}" in validate.stdout
     for output in (result.output, validate.output):
@@ -290,7 +242,7 @@ def test_unset_env_variable_is_a_config_error_naming_it(tmp_path):
     })
     env = monitor_env(HOOK_TOKEN=SECRET)
     env.pop("TEAM_PATH", None)
-    result = run_monitor("check", "--config", str(config), env=env)
+    result = invoke_monitor("check", "--config", str(config), env=env)
     assert result.code == 2, result.output
     assert "channels.team[1]" in result.stderr and "TEAM_PATH" in result.stderr, result.stderr
     assert "HOOK_TOKEN" not in result.stderr                 # that one is set: no complaint
@@ -325,7 +277,7 @@ def test_warning_for_a_readable_config_that_holds_secrets(tmp_path, how, mode, w
         channels = {"chat": url}
         env["HOOK_TOKEN"] = SECRET
     config = chmod(write_config(tmp_path, [], channels=channels), mode)
-    result = run_monitor("validate", "--config", str(config), env=env)
+    result = invoke_monitor("validate", "--config", str(config), env=env)
     assert result.code == 0, result.output                      # a warning, not an error
     assert f"{config}: OK" in result.stdout
     warnings = [line for line in result.stderr.splitlines() if line.startswith(WARNING)]
@@ -340,7 +292,7 @@ def test_warning_for_a_readable_config_that_holds_secrets(tmp_path, how, mode, w
 def test_warning_for_a_literal_password_next_to_an_env_variable(tmp_path):
     config = chmod(write_config(tmp_path, [], channels={
         "chat": f"json://monitor:{SECRET}@127.0.0.1:9/${{HOOK_PATH}}"}), 0o644)
-    result = run_monitor("validate", "--config", str(config), env=monitor_env(HOOK_PATH="hook"))
+    result = invoke_monitor("validate", "--config", str(config), env=monitor_env(HOOK_PATH="hook"))
     assert result.code == 0, result.output
     assert_clean(result.output, SECRET)
     assert WARNING in result.stderr
@@ -353,13 +305,13 @@ def test_stored_errors_are_scrubbed_of_the_token_even_in_the_path(site, tmp_path
     """apprise's ntfy plugin names the topic in its failure message; json's does not. Both are scrubbed."""
     with Webhook() as failing:
         failing.fail_with = 500
-        down = closed_port()
+        down = free_port()
         config = chmod(write_config(tmp_path, [feed(site)], channels={
             "topic": f"ntfy://127.0.0.1:{failing.port}/{TOPIC_SECRET}",
             "path": f"json://127.0.0.1:{down}/{PATH_SECRET}",
             "user": f"json://monitor:{SECRET}@127.0.0.1:{failing.port}/hook",
         }), 0o600)
-        result = run_monitor("check", "--config", str(config))
+        result = invoke_monitor("check", "--config", str(config))
     assert result.code == 1, result.output
     errors = dict(query(tmp_path / "monitor.db", "SELECT target, last_error FROM deliveries"))
     assert set(errors) == {"topic#0", "path#0", "user#0"}
@@ -370,7 +322,7 @@ def test_stored_errors_are_scrubbed_of_the_token_even_in_the_path(site, tmp_path
     # what check prints after "(attempt N): " is that error
     reasons = [line.split("): ", 1)[1] for line in result.stderr.splitlines() if "not delivered to" in line]
     assert sorted(reasons) == sorted(errors.values())
-    alerts = run_monitor("alerts", "--config", str(config))
+    alerts = invoke_monitor("alerts", "--config", str(config))
     for line in alerts.stdout.splitlines():
         if "last error:" in line:
             assert_clean(line, SECRET, PATH_SECRET, TOPIC_SECRET)
@@ -379,8 +331,8 @@ def test_stored_errors_are_scrubbed_of_the_token_even_in_the_path(site, tmp_path
 
 def test_not_delivered_line_has_no_token_from_the_path(site, tmp_path):
     config = chmod(write_config(tmp_path, [feed(site)], channels={
-        "chat": f"json://127.0.0.1:{closed_port()}/{PATH_SECRET}"}), 0o600)
-    result = run_monitor("check", "--config", str(config))
+        "chat": f"json://127.0.0.1:{free_port()}/{PATH_SECRET}"}), 0o600)
+    result = invoke_monitor("check", "--config", str(config))
     assert result.code == 1, result.output
     [line] = [line for line in result.stderr.splitlines() if "not delivered to" in line]
     assert_clean(line, PATH_SECRET)
@@ -391,7 +343,7 @@ def test_apprise_own_log_lines_carry_no_token(site, tmp_path):
         failing.fail_with = 500
         config = chmod(write_config(tmp_path, [feed(site)], channels={
             "topic": f"ntfy://127.0.0.1:{failing.port}/{TOPIC_SECRET}"}), 0o600)
-        result = run_monitor("check", "--config", str(config))
+        result = invoke_monitor("check", "--config", str(config))
     assert result.code == 1, result.output
     apprise_lines = [line for line in result.stderr.splitlines() if "logger=apprise" in line]
     assert apprise_lines, result.stderr

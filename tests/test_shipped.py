@@ -8,13 +8,12 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from conftest import run_monitor
+from conftest import invoke_monitor
 from content import ARTICLES
 
 from monitor import config
 from monitor.models import Article, Feed
 from monitor.relevance.assess import Assessor
-from monitor.relevance.encoder import Encoder
 from monitor.relevance.spec import TopicSpec
 from monitor.rules import RuleSpec
 from monitor.web.settings import WebSection
@@ -43,9 +42,9 @@ def test_shipped_config_has_real_feeds_in_four_languages(shipped):
     ("fr-controles", True), ("fr-huawei", True),
     ("en-football", False), ("de-bundesliga", False), ("nl-weer", False), ("zh-weather", False),
 ])
-def test_shipped_rules_on_articles_in_every_language(shipped, slug, relevant):
+def test_shipped_rules_on_articles_in_every_language(shipped, encoder, slug, relevant):
     article = ARTICLES[slug]
-    assessor = Assessor(shipped.judge, encode=Encoder().encode)
+    assessor = Assessor(shipped.judge, encode=encoder.encode)
     found, _ = assessor.assess_article(Article(article.title, "\n".join(article.paragraphs), article.lang, 1.0))
     assert bool(found) is relevant, [m.rule for m in found]
 
@@ -67,18 +66,18 @@ STORIES = [
 
 
 @pytest.mark.parametrize("language,title,text", STORIES, ids=[s[0] for s in STORIES])
-def test_the_shipped_config_alerts_stories_in_their_own_language(shipped, language, title, text):
+def test_the_shipped_config_alerts_stories_in_their_own_language(shipped, encoder, language, title, text):
     from monitor.language import LanguageDetector
 
     detected = LanguageDetector().detect(f"{title}\n{text}")
     assert detected.code == language
-    assessor = Assessor(shipped.judge, encode=Encoder().encode)
+    assessor = Assessor(shipped.judge, encode=encoder.encode)
     found, relevance = assessor.assess_article(Article(title, text, detected.code, detected.confidence))
     assert "sanctions-and-export-controls" in [m.rule for m in found], relevance
 
 
 def test_validate_accepts_the_shipped_config():
-    result = run_monitor("validate", "--config", str(ROOT / "config.toml"))
+    result = invoke_monitor("validate", "--config", str(ROOT / "config.toml"))
     assert result.code == 0, result.output
     assert "feeds (" in result.stdout and "alerts are printed to standard output" in result.stdout
     assert "  export-licences: query: (licence* OR license* OR licensing) NEAR/8" in result.stdout   # what it needs

@@ -6,7 +6,7 @@ import sqlite3
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from conftest import assert_no_traceback, run_monitor, write_config
+from conftest import assert_no_traceback, invoke_monitor, write_config
 
 from monitor.errors import StoreError
 from monitor.models import Alert, Article, Entry
@@ -39,14 +39,14 @@ def test_a_newer_schema_is_refused_with_a_clear_message(tmp_path):
     with pytest.raises(StoreError, match="schema version 99"):
         Store(path)
     config = write_config(tmp_path, [])
-    result = run_monitor("check", "--config", str(config))
+    result = invoke_monitor("check", "--config", str(config))
     assert result.code == 2 and "monitor.database" in result.stderr and "schema version 99" in result.stderr
     assert_no_traceback(result)
 
 
 def test_a_file_that_is_not_a_database(tmp_path):
     (tmp_path / "monitor.db").write_text("this is not sqlite " * 100)
-    result = run_monitor("check", "--config", str(write_config(tmp_path, [])))
+    result = invoke_monitor("check", "--config", str(write_config(tmp_path, [])))
     assert result.code == 2
     assert "cannot open database" in result.stderr
     assert_no_traceback(result)

@@ -13,18 +13,16 @@ import os
 import re
 import shlex
 import shutil
-import signal
 import socket
 import sqlite3
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
 from pathlib import Path
 
 import pytest
-from conftest import monitor_env, query, write_config
+from conftest import Monitor, monitor_env, query, write_config
 from content import ARTICLES, item_for, rss
 
 UNITS = Path(__file__).resolve().parent.parent / "systemd"
@@ -124,56 +122,12 @@ def notify_socket(tmp_path):
         sock.close()
 
 
-class Service:
-    """`monitor run` started the way systemd starts it: $NOTIFY_SOCKET, maybe $WATCHDOG_USEC."""
-
-    def __init__(self, config: Path, log: Path, **env: str):
-        base = {k: v for k, v in monitor_env().items() if k not in ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID")}
-        base.update(env)
-        self.log = log
-        self._log_file = open(log, "w", encoding="utf-8")  # noqa: SIM115  (a file, not a pipe: never blocks)
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "monitor", "run", "--config", str(config)],
-            stdout=subprocess.DEVNULL, stderr=self._log_file, env=base,
-        )
-
-    def stop(self, timeout: float = 20.0) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        try:
-            code = self.proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-            raise AssertionError(f"monitor run ignored SIGTERM:\n{self.stderr()}") from None
-        return code
-
-    def wait(self, timeout: float = 60.0) -> int:
-        return self.proc.wait(timeout=timeout)
-
-    def stderr(self) -> str:
-        self._log_file.flush()
-        return self.log.read_text(encoding="utf-8")
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-        self._log_file.close()
-
-
 @pytest.fixture
-def service(tmp_path):
-    started: list[Service] = []
-
-    def start(config: Path, **env: str) -> Service:
-        svc = Service(config, tmp_path / f"run-{len(started)}.log", **env)
-        started.append(svc)
-        return svc
-
-    yield start
-    for svc in started:
-        svc.kill()
+def service(spawn):
+    """Starts `monitor run` the way systemd starts it: $NOTIFY_SOCKET, maybe $WATCHDOG_USEC."""
+    def start(config: Path, **env: str) -> Monitor:
+        return spawn("run", "--config", config, env=monitor_env(**env))
+    return start
 
 
 def quiet_feed(site, interval: str = "1s") -> dict:
@@ -202,11 +156,11 @@ def test_ready_status_watchdog_and_stopping_over_the_notify_socket(site, tmp_pat
 
     sock.wait_for("WATCHDOG=1", count=3, proc=svc.proc)   # repeatedly, not once
 
-    assert svc.stop() == 0, svc.stderr()
+    assert svc.stop() == 0, svc.stderr
     sock.drain()
     assert any("STOPPING=1" in d for d in sock.datagrams), sock.datagrams
     assert sum("READY=1" in d for d in sock.datagrams) == 1, sock.datagrams
-    assert "Traceback" not in svc.stderr()
+    assert "Traceback" not in svc.stderr
 
 
 def test_abstract_notify_socket(site, tmp_path, notify_socket, service):
@@ -216,7 +170,7 @@ def test_abstract_notify_socket(site, tmp_path, notify_socket, service):
     sock.wait_for("READY=1", proc=svc.proc)
     assert (tmp_path / "monitor.db").exists()
     sock.wait_for("WATCHDOG=1", proc=svc.proc)
-    assert svc.stop() == 0, svc.stderr()
+    assert svc.stop() == 0, svc.stderr
     sock.drain()
     assert any("STOPPING=1" in d for d in sock.datagrams), sock.datagrams
 
@@ -232,9 +186,9 @@ def test_watchdog_meant_for_another_process_is_not_pinged(site, tmp_path, notify
     deadline = time.monotonic() + 30
     while len(site.statuses("/feed")) < polls + 3:
         assert time.monotonic() < deadline, "the daemon stopped polling"
-        assert svc.proc.poll() is None, svc.stderr()
+        assert svc.proc.poll() is None, svc.stderr
         time.sleep(0.1)
-    assert svc.stop() == 0, svc.stderr()
+    assert svc.stop() == 0, svc.stderr
     sock.drain()
     assert pings(sock.datagrams) == 0, sock.datagrams
     assert any("STOPPING=1" in d for d in sock.datagrams), sock.datagrams
@@ -263,8 +217,8 @@ def test_no_watchdog_ping_while_the_database_cannot_be_written(site, tmp_path, n
     assert pings(during) <= 1, f"{pings(during)} watchdog pings while the database was locked: {during}"
 
     sock.wait_for("WATCHDOG=1", count=2, proc=svc.proc)   # progress again, pings again
-    assert svc.stop() == 0, svc.stderr()
-    assert "Traceback" not in svc.stderr()
+    assert svc.stop() == 0, svc.stderr
+    assert "Traceback" not in svc.stderr
 
 
 @pytest.mark.skipif(not os.environ.get("MONITOR_TEST_SLOW"), reason="takes 45 s; set MONITOR_TEST_SLOW=1")
@@ -283,8 +237,8 @@ def test_no_watchdog_ping_while_the_database_stays_locked_past_the_busy_timeout(
         lock.execute("ROLLBACK")
     finally:
         lock.close()
-    assert svc.stop(timeout=40) == 0, svc.stderr()
-    assert "database is locked" in svc.stderr()   # it tried to work, and could not
+    assert svc.stop(timeout=40) == 0, svc.stderr
+    assert "database is locked" in svc.stderr   # it tried to work, and could not
     assert pings(during) <= 1, f"{pings(during)} watchdog pings while the database was locked: {during}"
 
 
@@ -293,8 +247,8 @@ def test_config_error_sends_no_ready(site, tmp_path, notify_socket, service):
     feed = quiet_feed(site)
     config = write_config(tmp_path, [{**feed, "interval": "5 minutes"}])
     svc = service(config, NOTIFY_SOCKET=sock.env_value, WATCHDOG_USEC="1000000")
-    assert svc.wait() == 2, svc.stderr()
-    assert "interval" in svc.stderr()
+    assert svc.wait() == 2, svc.stderr
+    assert "interval" in svc.stderr
     assert sock.drain() == [], sock.datagrams
 
 
@@ -303,8 +257,8 @@ def test_unusable_database_sends_no_ready(site, tmp_path, notify_socket, service
     (tmp_path / "monitor.db").mkdir()                 # the database path is a folder
     config = write_config(tmp_path, [quiet_feed(site)])
     svc = service(config, NOTIFY_SOCKET=sock.env_value, WATCHDOG_USEC="1000000")
-    assert svc.wait() == 2, svc.stderr()
-    assert "monitor.database" in svc.stderr()
+    assert svc.wait() == 2, svc.stderr
+    assert "monitor.database" in svc.stderr
     assert not any("READY=1" in d for d in sock.drain()), sock.datagrams
 
 

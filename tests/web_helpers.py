@@ -4,25 +4,17 @@ from __future__ import annotations
 
 import json
 import signal
-import socket
-import subprocess
-import sys
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from conftest import monitor_env, wait_for, write_config
+from conftest import Monitor, wait_for, write_config
 from content import ARTICLES, item_for, rss
+from servers import free_port
 
 RELEVANT = ["en-chips", "de-exportkontrollen", "nl-exportcontroles", "fr-huawei"]
 IRRELEVANT = ["en-football", "nl-weer"]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def feed_with(site, slugs, path="/feed", extra=()) -> str:
@@ -68,35 +60,27 @@ def request(url: str, *, method: str = "GET", headers: dict | None = None, data:
 
 
 class WebDaemon:
-    """`monitor run` in a subprocess, its page at ``url``."""
+    """`monitor run` in a subprocess (the shared Monitor: its output drained as it comes), its page at ``url``."""
 
     def __init__(self, config: Path, port: int):
         self.config, self.port = config, port
         self.url = f"http://127.0.0.1:{port}"
-        self.proc = subprocess.Popen([sys.executable, "-m", "monitor", "run", "--config", str(config)],
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=monitor_env())
+        self.proc = Monitor("run", "--config", str(config))
 
     def get(self, path: str, **kw) -> Answer:
         return request(self.url + path, **kw)
 
     def wait_until_serving(self) -> None:
         def serving() -> bool:
-            if self.proc.poll() is not None:
-                raise AssertionError(f"monitor run exited {self.proc.returncode}:\n{self.proc.stderr.read()}")
             try:
                 return self.get("/healthz", timeout=2).status == 200
             except OSError:
                 return False
-        wait_for(serving, what="the status page to serve a healthy daemon")
+        wait_for(serving, what="the status page to serve a healthy daemon", alive=self.proc)
 
     def stop(self) -> str:
-        """SIGTERM; the log it wrote."""
-        if self.proc.poll() is None:
+        """SIGTERM (after SIGCONT, should the test have stopped it); the log it wrote."""
+        if self.proc.running:
             self.proc.send_signal(signal.SIGCONT)
-            self.proc.send_signal(signal.SIGTERM)
-        try:
-            _, stderr = self.proc.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            _, stderr = self.proc.communicate()
-        return stderr
+        self.proc.stop()
+        return self.proc.stderr

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import functools
 import json
 import sys
 from pathlib import Path
@@ -43,6 +44,7 @@ def load_set(folder: Path = HERE) -> list[dict]:
     return articles
 
 
+@functools.cache   # the tests ask twice (their fixture, and main): the same config gives the same scores
 def evaluate(config_path: Path = ROOT / "config.toml") -> dict:
     """Scores per language (monitor.relevance.training.Scores), each article judged as ``check`` would."""
     from monitor.config import load
