@@ -178,7 +178,7 @@ class TickDone(Event):
 class WorkerReplaced(Event):
     logger: ClassVar[str] = "monitor.workers"
     pid: int | None
-    reason: str                 # crashed | timeout
+    reason: str                 # crashed | timeout | died while idle
 
     def line(self) -> tuple[int, str] | None:
         return logging.WARNING, kv("worker_replaced", pid=self.pid, reason=self.reason)
