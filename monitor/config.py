@@ -21,8 +21,8 @@ from pydantic_core import ErrorDetails
 
 from monitor.channels import ChannelTarget, channel_names, read_channels
 from monitor.errors import ConfigError, RulesError
+from monitor.feed import Feed
 from monitor.fields import AnyPath, Duration, Name, Section, listed, parse_duration
-from monitor.models import Feed
 from monitor.relevance.judge import Judge
 from monitor.relevance.setup import build_judge
 from monitor.relevance.spec import TopicSpec

@@ -1,15 +1,13 @@
-"""The values that flow through the pipeline, from feed entry to delivery."""
+"""The values that flow through the pipeline, from feed entry to delivery.
+
+Plain dataclasses and enums: the worker processes import this module, and pydantic (the config
+schema, monitor.feed) would cost each of them some 15 MB."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
-
-from pydantic import ValidationInfo, model_validator
-
-from monitor.fields import Duration, HttpUrl, Language, Name, Section
 
 
 class FeedStatus(StrEnum):
@@ -37,24 +35,6 @@ class DeliveryStatus(StrEnum):
     PENDING = "pending"
     SENT = "sent"
     DEAD = "dead"              # out of attempts or too old: a dead letter, until `monitor retry`
-
-
-class Feed(Section):
-    """A feed to poll, as the config names it (a ``[[feeds]]`` table)."""
-
-    name: Name
-    url: HttpUrl
-    interval: Duration                  # [monitor].interval when the table has none
-    language: Language | None = None
-    catch_up: bool = False              # a new feed's first poll alerts what it already holds
-
-    @model_validator(mode="before")
-    @classmethod
-    def _inherit(cls, data: Any, info: ValidationInfo) -> Any:
-        """What the table leaves out comes from [monitor] (handed in as the validation's context)."""
-        if isinstance(data, dict) and isinstance(info.context, dict):
-            return {**info.context.get("feed_defaults", {}), **data}
-        return data
 
 
 @dataclass(frozen=True)

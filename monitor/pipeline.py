@@ -26,8 +26,9 @@ from monitor import events as ev
 from monitor.config import Settings
 from monitor.delivery import DeliveryOutcome, Sender
 from monitor.errors import FeedError, FetchError, WorkerError
+from monitor.feed import Feed
 from monitor.logs import kv
-from monitor.models import ArticleStatus, DeliveryStatus, Entry, Feed
+from monitor.models import ArticleStatus, DeliveryStatus, Entry
 from monitor.stages.compose import Composer
 from monitor.stages.judge import ArticleJudge
 from monitor.stages.poll import FeedOutcome, FeedPoller

@@ -12,7 +12,8 @@ from conftest import invoke_monitor
 from content import ARTICLES
 
 from monitor import config
-from monitor.models import Article, Feed
+from monitor.feed import Feed
+from monitor.models import Article
 from monitor.relevance.assess import Assessor
 from monitor.relevance.spec import TopicSpec
 from monitor.rules import RuleSpec

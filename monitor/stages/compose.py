@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from monitor.models import Alert, Entry, Feed
+from monitor.feed import Feed
+from monitor.models import Alert, Entry
 from monitor.notify import Notifier
 from monitor.relevance.judge import Judge
 from monitor.render import alert_text, feed_down_text, feed_up_text

@@ -9,10 +9,11 @@ from datetime import datetime, timedelta
 
 from monitor import events as ev
 from monitor import tasks
+from monitor.feed import Feed
 from monitor.feeds import ParsedFeed
 from monitor.fetch import FEED_ACCEPT, HttpClient, Response
 from monitor.logs import kv
-from monitor.models import Feed, FeedStatus
+from monitor.models import FeedStatus
 from monitor.schedule import next_poll_after_failure, next_poll_after_success, poll_offset
 from monitor.stages.compose import Composer
 from monitor.store import FeedCache, Store

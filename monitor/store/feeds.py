@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Iterable, Sequence
 
-from monitor.models import Alert, Article, ArticleStatus, Entry, Feed, FeedStatus, Match
+from monitor.feed import Feed
+from monitor.models import Alert, Article, ArticleStatus, Entry, FeedStatus, Match
 from monitor.store.base import Database, ts
 
 
