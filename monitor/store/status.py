@@ -7,6 +7,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
+from monitor.models import DeliveryStatus
 from monitor.store.base import Database, ts
 
 DAY = 86400
@@ -23,7 +24,7 @@ class TargetState:
     channel: str
     target: str                 # 'channel#index': the caller masks it into a label
     delivery: int
-    status: str                 # pending | sent | dead
+    status: DeliveryStatus
     attempts: int
     last_error: str | None
 
@@ -87,11 +88,12 @@ class StatusQueries(Database):
             pairs = tuple((str(term), str(snippet)) for term, snippet in json.loads(hits))
             evidence.setdefault(article_id, []).append(Evidence(rule, pairs))
         deliveries: dict[int, list[TargetState]] = {}
-        for article_id, *row in self._read(
+        for article_id, channel, target, delivery, status, attempts, last_error in self._read(
                 f"""SELECT a.article_id, a.channel, d.target, d.id, d.status, d.attempts, d.last_error
                     FROM deliveries d JOIN alerts a ON a.id = d.alert_id
                     WHERE a.article_id IN ({marks}) ORDER BY a.channel, d.id""", ids):
-            deliveries.setdefault(article_id, []).append(TargetState(*row))
+            deliveries.setdefault(article_id, []).append(
+                TargetState(channel, target, delivery, DeliveryStatus(status), attempts, last_error))
         return [RecentArticle(id, title, url, feed, language, first_seen, tuple(evidence.get(id, ())),
                               tuple(deliveries.get(id, ())), None if verdict is None else bool(verdict))
                 for id, title, url, feed, language, first_seen, verdict in rows]
