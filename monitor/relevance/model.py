@@ -126,7 +126,7 @@ class Neighbours:
 
     @classmethod
     def of(cls, examples: Examples) -> "Neighbours":
-        """None when either kind has fewer than MIN_NEIGHBOURS examples: in training each example's neighbours
+        """Empty when either kind has fewer than MIN_NEIGHBOURS examples: in training each example's neighbours
         are the others, and a class of one or two has none to speak of, so the model would learn noise."""
         relevant = int(examples.labels.sum())
         if min(relevant, len(examples) - relevant) < MIN_NEIGHBOURS:
