@@ -117,7 +117,3 @@ class Database:
             if current < latest and db.execute("PRAGMA foreign_key_check").fetchone():
                 raise StoreError(f"database {self.path}: migration left dangling references")
 
-    def check_writable(self) -> None:
-        """Take the write lock and let it go: raises StoreError when writes cannot get through."""
-        with self._write():
-            pass

@@ -138,7 +138,7 @@ class StatusQueries(Database):
 
     def probe_write(self) -> None:
         """Write the heartbeat row as it is: raises StoreError when the database takes no writes.
-        (An empty transaction, as ``check_writable`` makes, writes nothing, and passes on a read-only file.)"""
+        (An empty transaction writes nothing, and passes on a read-only file.)"""
         with self._write() as db:
             db.execute("UPDATE heartbeat SET owner = owner WHERE id = 1")
 
