@@ -116,15 +116,18 @@ class AlertQueued(Event):
     channel: str
 
 
+@dataclass(frozen=True)
 class DeliveryEvent(Event):
+    """What every delivery event names: the delivery, its channel, and the target's masked label."""
+
     logger: ClassVar[str] = "monitor.delivery"
+    delivery: int
+    channel: str
+    target: str                 # the masked label, never the URL
 
 
 @dataclass(frozen=True)
 class DeliverySent(DeliveryEvent):
-    delivery: int
-    channel: str
-    target: str                 # the masked label, never the URL
     attempt: int
 
     def line(self) -> tuple[int, str] | None:
@@ -134,9 +137,6 @@ class DeliverySent(DeliveryEvent):
 
 @dataclass(frozen=True)
 class DeliveryFailed(DeliveryEvent):
-    delivery: int
-    channel: str
-    target: str
     attempt: int
     retry_at: datetime
     error: str
@@ -149,9 +149,6 @@ class DeliveryFailed(DeliveryEvent):
 
 @dataclass(frozen=True)
 class DeliveryDead(DeliveryEvent):
-    delivery: int
-    channel: str
-    target: str
     attempts: int
     reason: str
     error: str
