@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any, Iterator
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
-_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+from monitor.indirect import ENV_REF, expand_env, read_beside
+
 FILE_SUFFIX = "_file"
 
 
@@ -77,11 +78,10 @@ def read_channels(channels: Any, environ: dict[str, str], folder: Path) -> Chann
             if not isinstance(url, str):
                 result.problems.append(f"{key}: must be an apprise URL (a string)")
                 continue
-            missing = [var for var in _ENV_REF.findall(url) if var not in environ]
-            if missing:
-                result.problems.append(f"{key}: environment variable {missing[0]} is not set")
+            expanded, problem = expand_env(url, environ)
+            if expanded is None:
+                result.problems.append(f"{key}: {problem}")
                 continue
-            expanded = _ENV_REF.sub(lambda m: environ[m.group(1)], url).strip()
             with _apprise_silenced():   # it would log a URL it cannot parse, token and all
                 instance = apprise.Apprise.instantiate(expanded, suppress_exceptions=True)
             if not instance:
@@ -101,14 +101,9 @@ def read_channels(channels: Any, environ: dict[str, str], folder: Path) -> Chann
 def _urls_from_file(value: Any, folder: Path) -> tuple[list[tuple[int, str]], str | None]:
     if not isinstance(value, str) or not value.strip():
         return [], "must be the path of a file holding apprise URLs"
-    path = Path(value).expanduser()
-    path = path if path.is_absolute() else folder / path
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return [], f"file {path} not found"
-    except (OSError, UnicodeDecodeError) as exc:
-        return [], f"cannot read {path}: {getattr(exc, 'strerror', None) or exc.__class__.__name__}"
+    text, problem = read_beside(value, folder)
+    if text is None:
+        return [], problem
     urls = [(n, line.strip()) for n, line in enumerate(text.splitlines(), 1)
             if line.strip() and not line.lstrip().startswith("#")]
     return urls, None
@@ -142,9 +137,9 @@ def _holds_literal_secret(raw: str, label: str, full: str) -> bool:
         password = urlsplit(raw).password
     except ValueError:
         password = None
-    if password and not _ENV_REF.fullmatch(password):
+    if password and not ENV_REF.fullmatch(password):
         return True
-    return not _ENV_REF.search(raw) and label != full
+    return not ENV_REF.search(raw) and label != full
 
 
 @contextmanager

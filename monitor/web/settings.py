@@ -15,8 +15,8 @@ from datetime import timedelta
 from pathlib import Path
 
 from monitor.fields import Duration, Name, Section
+from monitor.indirect import expand_env, read_beside
 
-_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _LISTEN = re.compile(r"(?:\[(?P<v6>[0-9A-Fa-f:.]+)\]|(?P<host>[^:\[\]]+)):(?P<port>\d{1,5})")
 MIN_TOKEN = 16
 EXAMPLE = '"127.0.0.1:8080"'
@@ -88,27 +88,19 @@ def read_web(section: WebSection, environ: dict[str, str], folder: Path) -> tupl
             host, port = parse_listen(listen)
         except ValueError as exc:
             problems.append(f"web.listen: {exc}")
-    secret = None
+    secret: str | None = None
+    problem: str | None = None
     if token is not None and token_file is not None:
         problems.append("web.token_file: set 'token' or 'token_file', not both")
     elif token is not None:
-        missing = [var for var in _ENV_REF.findall(token) if var not in environ]
-        if missing:
-            problems.append(f"web.token: environment variable {missing[0]} is not set")
-        else:
-            secret = _ENV_REF.sub(lambda m: environ[m.group(1)], token).strip()
-            where = "web.token"
+        where = "web.token"
+        secret, problem = expand_env(token, environ)
     elif token_file is not None:
-        path = Path(token_file).expanduser()
-        path = path if path.is_absolute() else folder / path
         where = "web.token_file"
-        try:
-            secret = path.read_text(encoding="utf-8").strip()
-        except FileNotFoundError:
-            problems.append(f"web.token_file: file {path} not found")
-        except (OSError, UnicodeDecodeError) as exc:
-            reason = getattr(exc, "strerror", None) or type(exc).__name__
-            problems.append(f"web.token_file: cannot read {path}: {reason}")
+        text, problem = read_beside(token_file, folder)
+        secret = text.strip() if text is not None else None
+    if problem is not None:
+        problems.append(f"{where}: {problem}")
     if secret is not None and len(secret) < MIN_TOKEN:
         problems.append(f"{where}: the token is too short ({len(secret)} characters): use at least {MIN_TOKEN}, "
                         "e.g. from `openssl rand -hex 16`")
