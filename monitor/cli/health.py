@@ -23,7 +23,7 @@ def healthcheck(config_path: Path | None) -> None:
 
     "Recently" is `[web] stale_after` (default 1m).
     """
-    from monitor.health import verdict
+    from monitor.health import Verdict, verdict
     from monitor.store import Store
 
     settings = _load(config_path, models=False)   # the topics' models are not needed to judge health
@@ -45,7 +45,7 @@ def healthcheck(config_path: Path | None) -> None:
     last = datetime.fromtimestamp(beat.ticked, timezone.utc) if beat else None
     found = verdict(last, utcnow(), settings.web.stale_after, write_error=error)
     if beat is None and error is None:
-        found = type(found)(False, f"no heartbeat in {settings.database}: is `monitor run` running on it?")
+        found = Verdict(False, f"no heartbeat in {settings.database}: is `monitor run` running on it?")
     if not found.ok:
         _fail(EXIT_FAILED, f"unhealthy: {found.reason}")
     click.echo(f"monitor: healthy: {found.reason}")
