@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from conftest import query, wait_for
 from content import ARTICLES
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from web_helpers import IRRELEVANT, RELEVANT, WebDaemon, feed_with, web_config
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -78,8 +79,24 @@ def served(site, webhook, tmp_path):
         daemon.stop()
 
 
+def _settled(read):
+    """``read()``, or None while the page is between two states: a form post navigating away, or the
+    5-second refresh replacing the elements ``read`` had found."""
+    try:
+        return read()
+    except (NoSuchElementException, StaleElementReferenceException):
+        return None
+
+
+def _read(read, what: str):
+    """What ``read()`` gives once the page holds still long enough to give it."""
+    found = []
+    wait_for(lambda: found.append(_settled(read)) or found[-1] is not None, what=what)
+    return found[-1]
+
+
 def _alert_titles(driver) -> list[str]:
-    return [e.text for e in driver.find_elements("css selector", "#alerts .alert h3")]
+    return _settled(lambda: [e.text for e in driver.find_elements("css selector", "#alerts .alert h3")]) or []
 
 
 def test_the_page_shows_alerts_feeds_and_records_feedback(browser, served, site, tmp_path):
@@ -91,38 +108,47 @@ def test_the_page_shows_alerts_feeds_and_records_feedback(browser, served, site,
     assert not {ARTICLES[s].title for s in IRRELEVANT} & set(titles)
 
     # evidence, with the matched words marked; the delivery state per channel
-    card = next(c for c in browser.find_elements("css selector", "#alerts .alert")
-                if ARTICLES["en-chips"].title in c.text)
-    assert "export controls" in [m.text.lower() for m in card.find_elements("css selector", ".evidence mark")]
-    assert card.find_element("css selector", ".delivery[data-status=sent]").text.startswith("hook")
-    assert f"127.0.0.1:{served.port}" not in card.text
-
-    # the failing feed is marked as such, with its error
-    gone = browser.find_element("css selector", "#feeds tr[data-feed=gone]")
-    assert gone.get_attribute("data-health") == "failing"
-    assert "failing" in gone.get_attribute("class") and "404" in gone.text
-    assert browser.find_element("css selector", "#feeds tr[data-feed=wire]").get_attribute("data-health") == "ok"
-
-    # "not relevant" stores the same feedback as `monitor feedback ID no`
     (article_id,) = query(tmp_path / "monitor.db", "SELECT id FROM articles WHERE title = ?",
                           ARTICLES["en-chips"].title)[0]
-    card.find_element("css selector", "button.not-relevant").click()
+    card = f'.alert[data-article="{article_id}"]'
+    sent = _read(lambda: browser.find_element("css selector", f"{card} .delivery[data-status=sent]").text,
+                 what="the delivery shown as sent")
+    assert sent.startswith("hook")
+    marks = _read(lambda: [m.text.lower() for m in browser.find_elements("css selector", f"{card} .evidence mark")],
+                  what="the evidence")
+    assert "export controls" in marks
+    assert f"127.0.0.1:{served.port}" not in _read(lambda: browser.find_element("css selector", card).text,
+                                                   what="the alert card")
+
+    # the failing feed is marked as such, with its error
+    def feed(name):
+        row = browser.find_element("css selector", f"#feeds tr[data-feed={name}]")
+        return row.get_attribute("data-health"), row.get_attribute("class"), row.text
+    health, classes, text = _read(lambda: feed("gone"), what="the failing feed's row")
+    assert health == "failing" and "failing" in classes and "404" in text
+    assert _read(lambda: feed("wire"), what="the working feed's row")[0] == "ok"
+
+    # "not relevant" stores the same feedback as `monitor feedback ID no`
+    wait_for(lambda: _settled(lambda: browser.find_element("css selector", f"{card} button.not-relevant").click()
+                              or True), what="a click on 'not relevant'")
     db = tmp_path / "monitor.db"
     wait_for(lambda: query(db, "SELECT relevant FROM feedback WHERE article_id = ?", article_id) == [(0,)],
              what="the feedback in the database")
-    wait_for(lambda: "chosen" in browser.find_element(
-        "css selector", f'.alert[data-article="{article_id}"] button.not-relevant').get_attribute("class"),
+    wait_for(lambda: "chosen" in (_settled(lambda: browser.find_element(
+        "css selector", f"{card} button.not-relevant").get_attribute("class")) or ""),
         what="the button to show the verdict")
 
     # the chart and the totals are drawn
     assert browser.find_elements("css selector", "#chart svg rect")
-    assert browser.find_element("css selector", '[data-total="alerts"]').text == str(len(RELEVANT) + 1)
+    assert _read(lambda: browser.find_element("css selector", '[data-total="alerts"]').text,
+                 what="the totals") == str(len(RELEVANT) + 1)
 
     # nothing the page itself does breaks its Content-Security-Policy
     violations = [e for e in browser.get_log("browser") if "Content Security Policy" in e.get("message", "")]
     assert violations == []
 
-    wait_for(lambda: not browser.find_element("css selector", "#toast").is_displayed(), what="the note to go")
+    wait_for(lambda: _settled(lambda: not browser.find_element("css selector", "#toast").is_displayed()),
+             what="the note to go")
     browser.execute_script("window.scrollTo(0, 0)")
     shot = tmp_path / "status-page.png"
     browser.save_screenshot(str(shot))
@@ -154,7 +180,8 @@ def test_with_a_token_the_page_asks_for_it_once(browser, site, webhook, tmp_path
         browser.get(daemon.url + "/")
         browser.find_element("css selector", "#token").send_keys("not-the-token-at-all")
         browser.find_element("css selector", "form.signin button").click()
-        wait_for(lambda: browser.find_element("css selector", "#refused").is_displayed(), what="the refusal")
+        wait_for(lambda: _settled(lambda: browser.find_element("css selector", "#refused").is_displayed()),
+                 what="the refusal")
         browser.find_element("css selector", "#token").send_keys(token)
         browser.find_element("css selector", "form.signin button").click()
         wait_for(lambda: ARTICLES["en-chips"].title in _alert_titles(browser), what="the page behind the token")
