@@ -98,7 +98,7 @@ def _examples(n: int = 40) -> model_file.Examples:
     signals = np.zeros((n, 3), np.float32)
     signals[labels, 0] = 1.0
     return model_file.Examples(text, text[:, ::-1].copy(), signals, ("a-rule",), labels,
-                               tuple("en" for _ in range(n)), tuple(f"x{i}" for i in range(n)))
+                               tuple("en" for _ in range(n)), tuple(f"x{i}" for i in range(n)), np.ones(n))
 
 
 def test_training_is_deterministic_and_the_file_keeps_the_model(tmp_path):
@@ -268,6 +268,41 @@ def test_evaluate_scores_a_labelled_file_per_language_and_cross_validates(tmp_pa
     assert_no_traceback(failed)
 
 
+# Passing mentions, as the labelling guide marks them borderline: about markets, with the topic in one clause.
+PASSING = [
+    ("en", "Stocks slip as oil climbs", "Traders weighed earnings, rates and, in passing, new chip export curbs.",
+     "borderline"),
+    ("nl", "Beurs sluit lager na rentebesluit", "Beleggers letten op de rente; ook de exportbeperkingen op chips "
+     "werden genoemd.", "borderline"),
+    ("de", "DAX schließt leichter", "Anleger achteten auf Zinsen und Bilanzen, am Rande auch auf Exportkontrollen.",
+     "borderline"),
+]
+
+
+def test_borderline_items_teach_the_model_that_a_passing_mention_is_not_a_story(tmp_path):
+    from monitor.config import load
+    from monitor.language import LanguageDetector
+    from monitor.relevance import training
+    from monitor.relevance.assess import Assessor
+    from monitor.relevance.encoder import Encoder
+
+    config = write_config(tmp_path, [{"name": "f", "url": "http://127.0.0.1:9/feed"}], rules=TOPIC_RULES)
+    plain = [row for row in LABELLED if row[3] != "borderline"]
+    scores = {}
+    for name, rows in (("with", plain + PASSING), ("without", plain)):
+        trained = invoke_monitor("train", "--config", str(config), "--labels", str(_labels(tmp_path / f"{name}.jsonl",
+                                 rows)), "--output", str(tmp_path / f"{name}.npz"))
+        assert trained.code == 0, trained.output
+        assert ("3 borderline: each counts as 0.5 of a not-relevant one" in trained.stdout) is (name == "with")
+        scores[name] = model_file.load(tmp_path / f"{name}.npz")
+    judge, encoder = load(config, environ={}).judge, Encoder()
+    anchors = Assessor(judge, encode=encoder.encode).anchor_vectors()["blacklists"]
+    probe = training.prepare([training.Item("probe", "en", MARKET[2], " ".join(MARKET[3]), False)], judge,
+                             encoder.encode, LanguageDetector()).examples
+    with_them, without = (float(scores[name].scores(probe, anchors)[0]) for name in ("with", "without"))
+    assert with_them < without - 0.01, (with_them, without)
+
+
 def test_train_refuses_what_it_cannot_learn_from_in_one_line(tmp_path):
     config = write_config(tmp_path, [{"name": "f", "url": "http://127.0.0.1:9/feed"}], rules=TOPIC_RULES)
     nothing = invoke_monitor("train", "--config", str(config), "--output", str(tmp_path / "m.npz"))
@@ -292,8 +327,8 @@ def test_on_real_english_and_dutch_news_items_it_does_not_see_the_shipped_config
                             "--cross-validate", "5")
     assert result.code == 0, result.output
     rows = {line.split()[0]: line.split() for line in result.stdout.splitlines() if line.split()}
-    # measured on this file alone: en 0.93 / 0.93, nl 0.87 / 0.93 (README, "How well it works", has all files)
-    for language, floor in (("en", 0.90), ("nl", 0.85)):
+    # measured on this file alone: en 0.93 / 0.93, nl 0.89 / 0.92 (README, "How well it works", has all files)
+    for language, floor in (("en", 0.90), ("nl", 0.87)):
         precision, recall = float(rows[language][4]), float(rows[language][5])
         assert precision >= floor and recall >= floor, rows[language]
 

@@ -138,7 +138,7 @@ class Judge:
               language: str | None) -> float:
         if topic.model is not None:
             example = Examples(text[None, :], title[None, :], signals.values[None, :], self.keyword_rules,
-                               np.zeros(1, bool), (language or "",), ("",))
+                               np.zeros(1, bool), (language or "",), ("",), np.ones(1))
             return float(topic.model.scores(example, anchors)[0])
         if not len(anchors.about):
             return 0.0

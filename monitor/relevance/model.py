@@ -56,6 +56,7 @@ class Examples:
     labels: np.ndarray        # (n,) bool: relevant
     languages: tuple[str, ...]
     ids: tuple[str, ...]      # stable ids (the labelled file's id, or "feedback:<article id>")
+    weights: np.ndarray       # (n,) how much each counts in training (a passing mention less, a judgement more)
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -63,7 +64,8 @@ class Examples:
     def subset(self, index: Sequence[int] | np.ndarray) -> "Examples":
         index = np.asarray(index, dtype=np.int64)
         return Examples(self.text[index], self.title[index], self.signals[index], self.rules, self.labels[index],
-                        tuple(self.languages[i] for i in index), tuple(self.ids[i] for i in index))
+                        tuple(self.languages[i] for i in index), tuple(self.ids[i] for i in index),
+                        self.weights[index])
 
     def with_rules(self, rules: Sequence[str]) -> "Examples":
         """The same examples with their signals laid out for ``rules`` (a rule they lack: zeros)."""
@@ -76,7 +78,7 @@ class Examples:
             if name in where:
                 i = where[name]
                 out[:, 3 * j:3 * j + 3] = self.signals[:, 3 * i:3 * i + 3]
-        return Examples(self.text, self.title, out, rules, self.labels, self.languages, self.ids)
+        return Examples(self.text, self.title, out, rules, self.labels, self.languages, self.ids, self.weights)
 
     @staticmethod
     def join(parts: Sequence["Examples"], rules: Sequence[str]) -> "Examples":
@@ -87,12 +89,13 @@ class Examples:
             np.concatenate([p.text for p in parts]), np.concatenate([p.title for p in parts]),
             np.concatenate([p.signals for p in parts]), tuple(rules), np.concatenate([p.labels for p in parts]),
             tuple(lang for p in parts for lang in p.languages), tuple(i for p in parts for i in p.ids),
+            np.concatenate([p.weights for p in parts]),
         )
 
 
 def empty_examples(rules: Sequence[str]) -> Examples:
     return Examples(np.zeros((0, DIMENSIONS), np.float32), np.zeros((0, DIMENSIONS), np.float32),
-                    np.zeros((0, 3 * len(rules)), np.float32), tuple(rules), np.zeros(0, bool), (), ())
+                    np.zeros((0, 3 * len(rules)), np.float32), tuple(rules), np.zeros(0, bool), (), (), np.zeros(0))
 
 
 @dataclass(frozen=True)
@@ -210,9 +213,9 @@ def _sigmoid(z: np.ndarray) -> np.ndarray:
 
 
 def train(examples: Examples, anchors: Anchors, *, c: float = DEFAULT_C, threshold: float = DEFAULT_THRESHOLD,
-          meta: dict[str, Any] | None = None, keep_base: bool = True, weights: np.ndarray | None = None) -> Model:
-    """L2-regularised logistic regression, classes weighted to count equally, by Newton's method.
-    ``weights``: how much each example counts (the analyst's feedback may count more)."""
+          meta: dict[str, Any] | None = None, keep_base: bool = True) -> Model:
+    """L2-regularised logistic regression by Newton's method; the classes weighted to count equally, and
+    within them each example by its own weight."""
     if len(examples) == 0 or examples.labels.all() or not examples.labels.any():
         raise ModelError("training needs relevant and not relevant examples (got "
                          f"{int(examples.labels.sum())} relevant of {len(examples)})")
@@ -221,8 +224,7 @@ def train(examples: Examples, anchors: Anchors, *, c: float = DEFAULT_C, thresho
     y = examples.labels.astype(np.float64)
     positives = y.sum()
     weight = np.where(y == 1, len(y) / (2 * positives), len(y) / (2 * (len(y) - positives)))
-    if weights is not None:
-        weight = weight * np.asarray(weights, dtype=np.float64)
+    weight = weight * np.asarray(examples.weights, dtype=np.float64)
     xb = np.hstack([x, np.ones((len(x), 1))])
     beta = np.zeros(xb.shape[1])
     penalty = np.full(xb.shape[1], 1.0 / c)
@@ -269,7 +271,7 @@ def save(model: Model, path: Path) -> None:
             base_text=base.text.astype(np.float16), base_title=base.title.astype(np.float16),
             base_signals=base.signals.astype(np.float32), base_rules=np.array(list(base.rules), dtype=str),
             base_labels=base.labels.astype(np.int8), base_languages=np.array(list(base.languages), dtype=str),
-            base_ids=np.array(list(base.ids), dtype=str),
+            base_ids=np.array(list(base.ids), dtype=str), base_weights=base.weights.astype(np.float32),
         )
         handle.flush()
         os.fsync(handle.fileno())
@@ -315,7 +317,14 @@ def load(path: Path, *, with_base: bool = False) -> Model:
                     np.asarray(data["base_signals"], dtype=np.float32), tuple(str(r) for r in data["base_rules"]),
                     np.asarray(data["base_labels"]).astype(bool), tuple(str(x) for x in data["base_languages"]),
                     tuple(str(x) for x in data["base_ids"]),
+                    # files trained before examples had weights count each one once
+                    np.asarray(data["base_weights"], dtype=np.float64) if "base_weights" in data.files
+                    else np.ones(len(data["base_labels"])),
                 )
+                n = len(base.labels)
+                if {len(base.text), len(base.title), len(base.signals), len(base.languages), len(base.ids),
+                        len(base.weights)} != {n} or not np.isfinite(base.weights).all():
+                    raise ModelError(f"{path}: damaged: its stored examples do not fit together")
             return Model(weights, float(data["bias"]), float(meta.get("threshold", DEFAULT_THRESHOLD)), rules,
                          neighbours, meta, base)
     except ModelError:

@@ -78,9 +78,13 @@ def train(settings: "Settings", store: "Store | None", labels: Sequence[Path], *
             parts.append(base)
             notes.append(f"kept {len(base):,} labelled examples from {config.model}")
     for path in labels:
-        items = training.read_labels(path)
+        items = training.read_labels(path, borderline=True)
         parts.append(training.prepare(items, judge, encoder.encode, detector).examples)
-        notes.append(f"read {len(items):,} labelled items from {path}")
+        passing = sum(item.borderline for item in items)
+        said = f"read {len(items):,} labelled items from {path}"
+        if passing:
+            said += f" ({passing:,} borderline: each counts as {training.BORDERLINE_WEIGHT:g} of a not-relevant one)"
+        notes.append(said)
     feedback = feedback_examples(store, judge, encoder.encode, detector) if store is not None else None
     if feedback is not None:
         notes.append(f"{len(feedback):,} judgements of yours from the database (each counts {FEEDBACK_WEIGHT:g}x)")
@@ -100,7 +104,8 @@ def evaluate(settings: "Settings", labels: Sequence[Path], *, k: int | None, top
              ) -> tuple[dict[str, training.Scores], list[str]]:
     judge: Judge = settings.judge
     encoder = Encoder()
-    items = [item for path in labels for item in training.read_labels(path)]
+    # cross-validation trains, and trains on borderline items as `monitor train` does; none is scored
+    items = [item for path in labels for item in training.read_labels(path, borderline=k is not None)]
     prepared = training.prepare(items, judge, encoder.encode, LanguageDetector())
     notes = []
     if k is None:
@@ -115,8 +120,8 @@ def evaluate(settings: "Settings", labels: Sequence[Path], *, k: int | None, top
     if k < 2:
         raise RelevanceError("--cross-validate: give 2 folds or more")
     name = topic_of(settings, topic)
-    notes.append(f"{k}-fold cross-validation: topic {name!r} trained on {k - 1} folds of these items, "
-                 "scored on the fold left out")
+    notes.append(f"{k}-fold cross-validation: topic {name!r} trained on {k - 1} folds of these items "
+                 "(and on every borderline one), scored on the fold left out")
     return training.cross_validate(prepared, judge, encoder.encode, k, name), notes
 
 
