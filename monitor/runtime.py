@@ -7,6 +7,7 @@ test can assemble a runtime around a store in a temporary folder and the local t
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import uuid
@@ -43,16 +44,19 @@ def owner_id() -> str:
 
 
 def assemble(settings: Settings, store: Store, client: HttpClient, notifier: Notifier, cpu: CpuPool, *,
-             assessor: Assessor | None = None, crash: CrashPoints = NO_CRASH, events: Events | None = None
-             ) -> Runtime:
+             assessor: Assessor | None = None, crash: CrashPoints = NO_CRASH, events: Events | None = None,
+             failures_reported: bool = False) -> Runtime:
     """``assessor``: the judge with the sentence encoder, when topics are used (monitor.cli.common._assessor).
-    ``events``: where every part tells what happens (the log alone, unless the status page listens too)."""
+    ``events``: where every part tells what happens (the log alone, unless the status page listens too).
+    ``failures_reported``: the command reports failed feeds itself, once (`check`), so a failure is logged
+    at info, not as a warning."""
     assessor = assessor or Assessor(settings.judge)
     events = events or logging_only()
     composer = Composer(assessor.judge, notifier)
     stages = Stages(
         poller=FeedPoller(store, client, cpu, composer, extract_timeout=settings.extract_timeout,
-                          backoff_max=settings.backoff_max, notice_after=settings.notice_after, events=events),
+                          backoff_max=settings.backoff_max, notice_after=settings.notice_after, events=events,
+                          failure_level=logging.INFO if failures_reported else logging.WARNING),
         reader=Reader(client, cpu, extract_timeout=settings.extract_timeout, events=events),
         judge=ArticleJudge(assessor, Languages(), events),
         composer=composer,

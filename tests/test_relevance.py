@@ -301,6 +301,9 @@ def test_borderline_items_teach_the_model_that_a_passing_mention_is_not_a_story(
                              encoder.encode, LanguageDetector()).examples
     with_them, without = (float(scores[name].scores(probe, anchors)[0]) for name in ("with", "without"))
     assert with_them < without - 0.01, (with_them, without)
+    # the file keeps what each counted, so that a retrain from it (with feedback, no --labels) counts the same
+    kept = model_file.load(tmp_path / "with.npz", with_base=True).base
+    assert sorted(kept.weights.tolist()) == [0.5] * len(PASSING) + [1.0] * len(plain)
 
 
 def test_train_refuses_what_it_cannot_learn_from_in_one_line(tmp_path):

@@ -82,7 +82,7 @@ def test_validate_accepts_the_shipped_config():
     assert result.code == 0, result.output
     assert "feeds (" in result.stdout and "alerts are printed to standard output" in result.stdout
     assert "  export-licences: query: (licence* OR license* OR licensing) NEAR/8" in result.stdout   # what it needs
-    assert "  sanctions: 17 about, 0 examples, 11 not about; model sanctions.npz; threshold 0.55" in result.stdout
+    assert "  sanctions: 17 about, 0 examples, 11 not about; model sanctions.npz; threshold 0.50" in result.stdout
     assert "  sanctions-and-export-controls: topic sanctions (topic); languages: all" in result.stdout
     assert "export-controls: any: 3 terms; terms: 69 in 8 languages (en, de, nl, fr, es, it, pl, zh); topic sanctions (both)" in result.stdout
 

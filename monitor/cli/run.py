@@ -40,11 +40,13 @@ if TYPE_CHECKING:
 
 
 @asynccontextmanager
-async def _runtime(settings: Settings, *, dry_run: bool = False) -> AsyncIterator[Runtime]:
+async def _runtime(settings: Settings, *, dry_run: bool = False, failures_reported: bool = False
+                   ) -> AsyncIterator[Runtime]:
     """Open the store and the HTTP client, and assemble the runtime around them.
-    ``dry_run``: the pass works on a copy of the database, and its notifier sends nothing."""
+    ``dry_run``: the pass works on a copy of the database, and its notifier sends nothing.
+    ``failures_reported``: the command reports failed feeds itself (monitor.runtime.assemble)."""
     if not dry_run:
-        async with _assembled(settings, _open_store(settings)) as runtime:
+        async with _assembled(settings, _open_store(settings), failures_reported=failures_reported) as runtime:
             yield runtime
         return
     from monitor.errors import StoreError
@@ -57,12 +59,13 @@ async def _runtime(settings: Settings, *, dry_run: bool = False) -> AsyncIterato
         except StoreError as exc:
             _fail(EXIT_CONFIG, f"{settings.path}: monitor.database: {exc}")
         store = _open_store(settings.model_copy(update={"database": copy}))
-        async with _assembled(settings, store, dry_run=True) as runtime:
+        async with _assembled(settings, store, dry_run=True, failures_reported=failures_reported) as runtime:
             yield runtime
 
 
 @asynccontextmanager
-async def _assembled(settings: Settings, store: Store, *, dry_run: bool = False) -> AsyncIterator[Runtime]:
+async def _assembled(settings: Settings, store: Store, *, dry_run: bool = False, failures_reported: bool = False
+                     ) -> AsyncIterator[Runtime]:
     from monitor.events import Events, LogSink
     from monitor.faults import CrashPoints
     from monitor.fetch import HttpClient, Limits
@@ -80,7 +83,7 @@ async def _assembled(settings: Settings, store: Store, *, dry_run: bool = False)
         async with HttpClient(user_agent=settings.user_agent, private_networks=settings.private_networks,
                               limits=limits) as client, CpuPool(default_size(), setup, events=events) as cpu:
             yield assemble(settings, store, client, notifier, cpu, assessor=_assessor(settings),
-                           crash=CrashPoints(os.environ), events=events)
+                           crash=CrashPoints(os.environ), events=events, failures_reported=failures_reported)
     finally:
         notifier.close()
         store.close()
@@ -109,8 +112,7 @@ def check(config_path: Path | None, verbose: int, quiet: bool, force: bool, dry_
     progress = _Progress(sys.stderr) if sys.stderr.isatty() and not quiet else None
 
     async def one_pass() -> tuple[PassReport, dict[int, str]]:
-        async with _runtime(settings, dry_run=dry_run) as runtime:
-            runtime.pipeline.stages.poller.failure_level = logging.INFO   # a failed feed is reported below, once
+        async with _runtime(settings, dry_run=dry_run, failures_reported=True) as runtime:   # below, once
             try:
                 report = await runtime.pipeline.check(utcnow, runtime.sender, force=force, progress=progress)
             finally:

@@ -54,7 +54,8 @@ class Polled:
 
 class FeedPoller:
     def __init__(self, store: Store, client: HttpClient, cpu: CpuPool, composer: Composer, *,
-                 extract_timeout: timedelta, backoff_max: timedelta, notice_after: int, events: ev.Events):
+                 extract_timeout: timedelta, backoff_max: timedelta, notice_after: int, events: ev.Events,
+                 failure_level: int):
         self.store = store
         self.events = events
         self.client = client
@@ -63,7 +64,7 @@ class FeedPoller:
         self.extract_timeout = extract_timeout
         self.backoff_max = backoff_max
         self.notice_after = notice_after
-        self.failure_level = logging.WARNING   # check reports failed feeds itself, once: its log line is info
+        self.failure_level = failure_level
 
     async def fetch(self, feed: Feed, cache: FeedCache) -> Polled:
         """Raises FetchError, FeedError or WorkerError: the feed's own faults, for ``failed``."""
