@@ -4,11 +4,13 @@ A labelled file is JSON Lines, one article a line, in the dev set's format:
 ``id``, ``lang``, ``title``, ``description`` (or ``text``), ``label``
 (``relevant``, ``not_relevant``, or ``borderline``). Borderline items are never
 scored. The guide gives that label to passing mentions, which the analyst does
-not want alerted either, so training counts them as half a not-relevant
-example each (BORDERLINE_WEIGHT). Evaluation judges each item exactly as ``check`` judges an
-article whose page gives no more than its feed: the language detected from
-title and description (the item's ``lang`` when detection is unsure), the
-keyword rules on title and description, then the topics.
+not want alerted either, so training counts each as half a not-relevant
+example (BORDERLINE_WEIGHT).
+
+Evaluation judges each item exactly as ``check`` judges an article whose page
+gives no more than its feed: the language detected from title and description
+(the item's ``lang`` when detection is unsure), the keyword rules on title and
+description, then the topics.
 """
 
 from __future__ import annotations
@@ -211,8 +213,8 @@ def cross_validate(prepared: Prepared, judge: Judge, encode: Encode, k: int, top
     anchors = Assessor(judge, encode=encode).anchor_vectors()[topic]
     fold_of = folds(prepared.examples.ids, k)
     scores: dict[str, Scores] = {}
+    passing = [item.borderline for item in prepared.items]
     for fold in range(k):
-        passing = [item.borderline for item in prepared.items]
         train_on = [i for i, f in enumerate(fold_of) if f != fold or passing[i]]
         held_out = [i for i, f in enumerate(fold_of) if f == fold and not passing[i]]
         if not held_out:
