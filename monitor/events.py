@@ -71,7 +71,7 @@ class FeedFailed(Event):
     failures: int               # in a row
     error: str
     retry_at: datetime
-    level: int = logging.WARNING   # `check` reports failed feeds itself: its line is info there
+    level: int                  # warning; info under `check`, which reports failed feeds itself
 
     def line(self) -> tuple[int, str] | None:
         return self.level, kv("feed_failed", feed=self.feed, failures=self.failures, error=self.error,
@@ -125,14 +125,17 @@ class DeliveryEvent(Event):
     channel: str
     target: str                 # the masked label, never the URL
 
+    def _kv(self, event: str, **fields: object) -> str:
+        """The log line's text: the event, what every delivery event names, then ``fields``."""
+        return kv(event, delivery=self.delivery, channel=self.channel, target=self.target, **fields)
+
 
 @dataclass(frozen=True)
 class DeliverySent(DeliveryEvent):
     attempt: int
 
     def line(self) -> tuple[int, str] | None:
-        return logging.INFO, kv("alert_sent", delivery=self.delivery, channel=self.channel, target=self.target,
-                                attempt=self.attempt)
+        return logging.INFO, self._kv("alert_sent", attempt=self.attempt)
 
 
 @dataclass(frozen=True)
@@ -142,9 +145,8 @@ class DeliveryFailed(DeliveryEvent):
     error: str
 
     def line(self) -> tuple[int, str] | None:
-        return logging.WARNING, kv("alert_failed", delivery=self.delivery, channel=self.channel, target=self.target,
-                                   attempt=self.attempt, retry_at=self.retry_at.isoformat(timespec="seconds"),
-                                   error=self.error)
+        return logging.WARNING, self._kv("alert_failed", attempt=self.attempt,
+                                         retry_at=self.retry_at.isoformat(timespec="seconds"), error=self.error)
 
 
 @dataclass(frozen=True)
@@ -155,8 +157,8 @@ class DeliveryDead(DeliveryEvent):
     title: str
 
     def line(self) -> tuple[int, str] | None:
-        return logging.ERROR, kv("alert_dead", delivery=self.delivery, channel=self.channel, target=self.target,
-                                 attempts=self.attempts, reason=self.reason, error=self.error, title=self.title)
+        return logging.ERROR, self._kv("alert_dead", attempts=self.attempts, reason=self.reason, error=self.error,
+                                       title=self.title)
 
 
 @dataclass(frozen=True)

@@ -217,12 +217,15 @@ async def _json(request: web.Request) -> dict[str, Any]:
     try:
         body = await request.json()
     except (ValueError, UnicodeDecodeError):
-        raise web.HTTPBadRequest(text=json.dumps({"error": "the body is not JSON"}),
-                                 content_type="application/json") from None
+        raise _bad_request("the body is not JSON") from None
     if not isinstance(body, dict):
-        raise web.HTTPBadRequest(text=json.dumps({"error": "the body must be a JSON object"}),
-                                 content_type="application/json")
+        raise _bad_request("the body must be a JSON object")
     return body
+
+
+def _bad_request(message: str) -> web.HTTPBadRequest:
+    """_error's answer, as the exception a helper raises from inside a handler."""
+    return web.HTTPBadRequest(text=json.dumps({"error": message}), content_type="application/json")
 
 
 @asynccontextmanager
